@@ -1,0 +1,91 @@
+"""Build the image for a variation: wheels and artifacts into a staged context, then the engine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.status import Status
+
+from . import artifacts, context, wheelhouse
+from .engine import BuildRequest
+from .errors import UsageError
+from .render import ROOT, stale
+from .session import Session
+from .variation import ImageKey, Variation, require_supported
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    tag: str
+    seconds: float
+    size: int
+
+
+def revision() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def image_tag(session: Session, key: ImageKey) -> str:
+    return key.tag(session.spec.project.repository)
+
+
+def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False) -> BuildResult:
+    spec = session.spec
+    require_supported(variation, spec)
+    key = variation.image_key(standin)
+    if stale_files := [s for s in stale(spec) if s.startswith(key.dockerfile)]:
+        raise UsageError(f"dockerfiles/{stale_files[0]}: run `mlperf-docker render` first")
+    model = spec.models[key.model]
+    backend = spec.backend(key.model, key.framework)
+    assert model.dataset is not None
+    tag = image_tag(session, key)
+    started = time.monotonic()
+
+    wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.config.find_links,
+                               offline=offline, log=session.say)
+    if standin:
+        made = artifacts.standin(backend.standin, session.cache, log=session.say)
+        model_files = sorted((made / "model").iterdir())
+        dataset_dir: Path | None = made / "dataset"
+    else:
+        model_files = [artifacts.real_artifact(backend.artifact, session.cache, str(variation))]
+        dataset_dir = None  # not redistributable: mounted at run time
+
+    ctx = context.stage(session.cache, key.dockerfile, wheels, key.model, model_files, model.dataset, dataset_dir)
+    base = session.base_image(key.device)
+    request = BuildRequest(
+        context=ctx,
+        dockerfile=ctx / "Dockerfile",
+        target=key.target,
+        tag=tag,
+        build_args={
+            "BASE_IMAGE": base,
+            "REVISION": revision(),
+            "SPEC_DIGEST": spec.digest,
+            "ARTIFACTS": "standin" if standin else "real",
+        },
+        network="none" if not spec.base(key.device).setup or offline else None,
+    )
+    log_path = session.cache / "logs" / f"build-{tag.replace('/', '_').replace(':', '_')}.log"
+    session.say(f"building {tag} from dockerfiles/{key.dockerfile} (target {key.target}, base {base})")
+    try:
+        with Status(f"building {tag}", console=session.console) as status:
+            def progress(step: str) -> None:
+                session.console.print(f"  {step}", markup=False, style="dim", overflow="ellipsis", no_wrap=True)
+                status.update(f"building {tag}: {step[:60]}")
+            session.engine.build(request, progress, log_path)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    seconds = time.monotonic() - started
+    info = session.engine.image_info(tag)
+    size = info.size if info else 0
+    session.say(f"built {tag} in {seconds:.1f} s ({size / 1e6:.0f} MB)")
+    return BuildResult(tag, seconds, size)

@@ -1,0 +1,39 @@
+"""What every command works with: the spec, local settings, the cache, the engine and the console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from . import config as cfg
+from .engine import DockerEngine
+from .spec import Spec, load_spec
+
+
+@dataclass
+class Session:
+    spec: Spec
+    config: cfg.UserConfig
+    cache: Path
+    base_overrides: dict[str, str] = field(default_factory=dict)
+    console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    _engine: DockerEngine | None = None
+
+    @classmethod
+    def open(cls, spec_path: Path | None = None, bases: list[str] | None = None) -> "Session":
+        return cls(spec=load_spec(spec_path), config=cfg.load_config(), cache=cfg.cache_dir(),
+                   base_overrides=cfg.parse_base_overrides(bases))
+
+    @property
+    def engine(self) -> DockerEngine:
+        if self._engine is None:
+            self._engine = DockerEngine(cli=self.config.docker_cli, builder=self.config.builder)
+        return self._engine
+
+    def base_image(self, device: str) -> str:
+        return cfg.base_image(device, self.spec.base(device).image, self.base_overrides, self.config)
+
+    def say(self, message: str) -> None:
+        self.console.print(message, markup=False)
