@@ -42,7 +42,7 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
     require_supported(variation, spec)
     key = variation.image_key(standin)
     if stale_files := [s for s in stale(spec) if s.startswith(key.dockerfile)]:
-        raise UsageError(f"dockerfiles/{stale_files[0]}: run `mlperf-docker render` first")
+        raise UsageError(f"{spec.dockerfiles / stale_files[0]}: run `mlperf-docker render` first")
     model = spec.models[key.model]
     backend = spec.backend(key.model, key.framework)
     assert model.dataset is not None
@@ -59,7 +59,7 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
         model_files = [artifacts.real_artifact(backend.artifact, session.cache, str(variation))]
         dataset_dir = None  # not redistributable: mounted at run time
 
-    ctx = context.stage(session.cache, key.dockerfile, wheels, key.model, model_files, model.dataset, dataset_dir)
+    ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files, model.dataset, dataset_dir)
     base = session.base_image(key.device)
     request = BuildRequest(
         context=ctx,

@@ -121,7 +121,7 @@ def render(
         return
     written = render_mod.write(spec)
     for path in written:
-        out.print(f"wrote {path.relative_to(render_mod.ROOT)}" if path.exists() else f"removed {path.name}", markup=False)
+        out.print(f"wrote {path}" if path.exists() else f"removed {path}", markup=False)
     if not written:
         out.print("dockerfiles/ already up to date", markup=False)
 

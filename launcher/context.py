@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from . import wheelhouse
-from .render import DOCKERFILES, ROOT
+from .render import ROOT
 
 HARNESS_SOURCE = ROOT / "harness" / "mlperf_harness"
 
@@ -24,13 +24,13 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def stage(cache: Path, dockerfile: str, wheels: Path, model: str, model_files: list[Path],
+def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: list[Path],
           dataset: str, dataset_dir: Path | None) -> Path:
     """A fresh context folder under the cache; the caller removes it after the build."""
     root = cache / "contexts"
     root.mkdir(parents=True, exist_ok=True)
     context = Path(tempfile.mkdtemp(prefix=f"{model}-", dir=root))
-    shutil.copy2(DOCKERFILES / dockerfile, context / "Dockerfile")
+    shutil.copy2(dockerfile, context / "Dockerfile")
     (context / "wheels").mkdir()
     for item in wheels.iterdir():
         if item.name != wheelhouse.STAMP:

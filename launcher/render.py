@@ -11,7 +11,6 @@ from .spec import Spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
-DOCKERFILES = ROOT / "dockerfiles"
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,9 @@ def render_all(spec: Spec) -> list[Rendered]:
     return out
 
 
-def write(spec: Spec, directory: Path = DOCKERFILES) -> list[Path]:
-    """Write every Dockerfile and remove ones images.yaml no longer yields."""
+def write(spec: Spec) -> list[Path]:
+    """Write every Dockerfile into the spec's dockerfiles/ and remove ones it no longer yields."""
+    directory = spec.dockerfiles
     directory.mkdir(parents=True, exist_ok=True)
     rendered = render_all(spec)
     written = []
@@ -64,8 +64,9 @@ def write(spec: Spec, directory: Path = DOCKERFILES) -> list[Path]:
     return written
 
 
-def stale(spec: Spec, directory: Path = DOCKERFILES) -> list[str]:
+def stale(spec: Spec) -> list[str]:
     """Names of Dockerfiles that differ from a fresh render, are missing, or should not exist."""
+    directory = spec.dockerfiles
     rendered = {item.name: item.text for item in render_all(spec)}
     out = []
     for name, text in rendered.items():

@@ -157,6 +157,12 @@ class Spec(_Strict):
     datasets: dict[str, Dataset]
     models: dict[str, Model]
     digest: str = ""
+    # Where the file lives: its dockerfiles/ folder sits beside it.
+    path: Path = DEFAULT_SPEC
+
+    @property
+    def dockerfiles(self) -> Path:
+        return self.path.parent / "dockerfiles"
 
     @model_validator(mode="after")
     def _cross_refs(self) -> "Spec":
@@ -270,6 +276,6 @@ def load_spec(path: Path | str | None = None) -> Spec:
         raise SpecError(f"{source}: expected a mapping at the top level")
     raw["digest"] = "sha256:" + hashlib.sha256(raw_bytes).hexdigest()
     try:
-        return Spec.model_validate(raw)
+        return Spec.model_validate(raw).model_copy(update={"path": source.resolve()})
     except ValidationError as exc:
         raise SpecError(_first_error(exc, source)) from None

@@ -1,0 +1,81 @@
+"""The command line as a user meets it: exit codes, one-line errors, no tracebacks."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from launcher.render import ROOT
+from launcher.spec import DEFAULT_SPEC, load_spec
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "launcher.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--variation", "_cpu,_cuda"], "error: _cpu and _cuda both choose the device; pick one"),
+    (["run", "--variation", "_resnet5"], "error: unknown variation '_resnet5' (did you mean _resnet50?)"),
+    (["build", "--variation", "_batch_size.x"], "error: malformed '_batch_size.x'"),
+    (["run", "--variation", "_pytorch,_cpu"], "error: unsupported combination _pytorch,_cpu,_resnet50,_fp32:"),
+    (["build", "--variation", "_rocm"], "error: unsupported combination _onnxruntime,_rocm,_resnet50,_fp32:"),
+    (["run", "--scenario", "Batch", "--dry-run"], "error: --scenario 'Batch'"),
+    (["run", "--variation", "_offline", "--scenario", "Server", "--dry-run"], "error: --scenario Server contradicts the variation _offline"),
+    (["run", "--mode", "fast", "--dry-run"], "error: --mode 'fast'"),
+    (["build", "--base", "cpu"], "error: --base expects DEVICE=IMAGE"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    proc = cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(message)
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_broken_spec_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "images.yaml"
+    path.write_text(DEFAULT_SPEC.read_text().replace("python: \"3.11\"", "python: three"))
+    proc = cli("list", "--spec", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {path}: devices.cpu.base.python: expected String should match pattern '^3\\.\\d+$'"
+
+
+def test_list_json_matches_the_spec():
+    proc = cli("list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    spec = load_spec()
+    assert len(rows) == len(spec.matrix())
+    supported = [(r["framework"], r["device"], r["model"]) for r in rows if r["supported"]]
+    assert ("onnxruntime", "cpu", "resnet50") in supported
+    assert all(r["reason"] for r in rows if not r["supported"])
+    assert next(r for r in rows if r["supported"])["image"] == "mlperf-docker/onnxruntime-cpu:resnet50-fp32"
+
+
+def test_list_table_and_variations():
+    proc = cli("list")
+    assert proc.returncode == 0 and "supported" in proc.stdout and "refused" in proc.stdout
+    proc = cli("list", "--variations", "--json")
+    groups = json.loads(proc.stdout)
+    assert "_resnet50" in groups["model"] and "_tensorflow" in groups["framework"] and "_quantized" in groups["precision"]
+
+
+def test_render_check(tmp_path):
+    assert cli("render", "--check").returncode == 0
+    spec = tmp_path / "images.yaml"
+    shutil.copy(DEFAULT_SPEC, spec)
+    proc = cli("render", "--check", "--spec", str(spec))
+    assert proc.returncode == 1 and "onnxruntime-cpu.Dockerfile (missing)" in proc.stderr
+    assert cli("render", "--spec", str(spec)).returncode == 0
+    assert cli("render", "--check", "--spec", str(spec)).returncode == 0
+
+
+def test_dry_run_prints_a_docker_run_line():
+    proc = cli("run", "--dry-run", "--scenario", "Offline", "--count", "10")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("docker run --rm --network none --user ")
+    assert "mlperf-docker/onnxruntime-cpu:resnet50-fp32-standin --model resnet50" in proc.stdout

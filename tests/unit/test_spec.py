@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from launcher.errors import SpecError
+from launcher.spec import DEFAULT_SPEC, load_spec
+
+
+def write_spec(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
+    mutate(raw)
+    path = tmp_path / "images.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_repository_spec_loads_and_has_the_cpu_spine():
+    spec = load_spec()
+    assert spec.digest.startswith("sha256:")
+    assert ("onnxruntime", "cpu") in spec.image_groups
+    assert "resnet50" in spec.image_groups[("onnxruntime", "cpu")]
+    assert spec.check("onnxruntime", "cpu", "resnet50", "fp32").supported
+
+
+def test_every_refused_combination_has_a_reason():
+    spec = load_spec()
+    rows = spec.matrix()
+    assert len(rows) == len(spec.frameworks) * len(spec.devices) * len(spec.models)
+    for row in rows:
+        assert row.supported or (row.reason and row.reason.strip()), row
+
+
+@pytest.mark.parametrize("combo, fragment", [
+    (("onnxruntime", "cpu", "resnet50", "int8"), "fp32 only"),
+    (("onnxruntime", "tpu", "resnet50", "fp32"), "TPU"),
+    (("deepsparse", "cpu", "resnet50", "fp32"), "DeepSparse"),
+    (("onnxruntime", "cpu", "llama2-70b-99", "fp32"), "gated"),
+])
+def test_refusal_reasons(combo, fragment):
+    assert fragment in load_spec().check(*combo).reason
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r["frameworks"]["onnxruntime"]["installs"]["cpu"].update(requirements=["onnxruntime>=1.0"]),
+     "frameworks.onnxruntime.installs.cpu.requirements: expected a pinned requirement NAME==VERSION"),
+    (lambda r: r["devices"]["cpu"]["base"].pop("image"), "devices.cpu.base.image: a value is required"),
+    (lambda r: r["devices"]["cpu"]["base"].update(python=3.11), "devices.cpu.base.python"),
+    (lambda r: r["models"]["resnet50"]["backends"]["onnxruntime"]["artifact"].pop("md5"),
+     "models.resnet50.backends.onnxruntime.artifact: expected a digest"),
+    (lambda r: r["models"]["resnet50"].update(colour="red"), "models.resnet50.colour: an unknown key"),
+    (lambda r: r["devices"].update(tpu={}), "devices.tpu: expected exactly one of `base` or `refuse`"),
+    (lambda r: r["models"]["resnet50"].update(dataset="coco"), "models.resnet50.dataset: unknown dataset 'coco'"),
+    (lambda r: r["frameworks"]["onnxruntime"]["installs"].update(gpu={"requirements": []}),
+     "frameworks.onnxruntime.installs.gpu: unknown device"),
+])
+def test_errors_name_file_key_path_and_expectation(tmp_path, mutate, message):
+    path = write_spec(tmp_path, mutate)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    text = str(info.value)
+    assert text.startswith(str(path) + ": ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "images.yaml"
+    path.write_text("schema_version: 1\ndevices: [unclosed\n")
+    with pytest.raises(SpecError, match=r"images\.yaml: line \d+: not valid YAML"):
+        load_spec(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec(tmp_path / "nope.yaml")
