@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import shutil
 from pathlib import Path
@@ -13,8 +14,7 @@ from .spec import Artifact
 def standin(name: str, cache: Path, log=print) -> Path:
     """The generated stand-in `name` (model/, dataset/, expected.json), made once per generator version."""
     module = importlib.import_module(f"launcher.standins.{name}")
-    version = getattr(module, "VERSION", 1)
-    target = cache / "standins" / f"{name}-v{version}"
+    target = cache / "standins" / f"{name}-{_source_digest(module)}"
     if (target / "expected.json").exists():
         return target
     partial = target.with_name(target.name + ".partial")
@@ -24,6 +24,17 @@ def standin(name: str, cache: Path, log=print) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
+
+
+def _source_digest(module) -> str:
+    """A stand-in is regenerated when its generator or the harness preprocessing it relies on changes."""
+    import mlperf_harness.datasets as datasets
+
+    digest = hashlib.sha256()
+    sources = [Path(module.__file__)] + sorted(Path(datasets.__file__).parent.glob("*.py"))
+    for source in sources:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def artifact_path(artifact: Artifact, cache: Path) -> Path:

@@ -34,7 +34,7 @@ def revision() -> str:
 
 
 def image_tag(session: Session, key: ImageKey) -> str:
-    return key.tag(session.spec.project.repository)
+    return key.tag(session.repository)
 
 
 def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False) -> BuildResult:

@@ -17,7 +17,7 @@ from .config import load_config, save_config
 from .errors import MlperfDockerError
 from .session import Session
 from .spec import load_spec
-from .variation import Grammar, PARAMETRIC, parse_variation
+from .variation import PARAMETRIC, Grammar, ImageKey, parse_variation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build and run the MLPerf inference reference benchmarks in containers.")
@@ -74,7 +74,8 @@ def list_cmd(
         payload = [
             {"framework": c.framework, "device": c.device, "model": c.model, "precision": c.precision,
              "supported": c.supported, "reason": c.reason,
-             "image": f"{spec.project.repository}/{c.framework}-{c.device}:{c.model}-{c.precision}" if c.supported else None}
+             "image": ImageKey(c.framework, c.device, c.model, c.precision, standin=False).tag(spec.project.repository)
+             if c.supported else None}
             for c in rows
         ]
         out.print(json.dumps(payload, indent=1), markup=False)

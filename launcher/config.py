@@ -23,6 +23,7 @@ class UserConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bases: dict[str, str] = {}
+    repository: str | None = None
     find_links: list[str] = []
     builder: Builder = "auto"
     docker_cli: str | None = None
@@ -76,3 +77,8 @@ def parse_base_overrides(values: list[str] | None) -> dict[str, str]:
 def base_image(device: str, default: str, cli: dict[str, str], config: UserConfig) -> str:
     env = os.environ.get(f"MLPERF_DOCKER_BASE_{device.upper()}")
     return cli.get(device) or env or config.bases.get(device) or default
+
+
+def repository(default: str, config: UserConfig) -> str:
+    """The image repository prefix (a lab registry namespace, say) for every tag."""
+    return os.environ.get("MLPERF_DOCKER_REPOSITORY") or config.repository or default

@@ -35,5 +35,9 @@ class Session:
     def base_image(self, device: str) -> str:
         return cfg.base_image(device, self.spec.base(device).image, self.base_overrides, self.config)
 
+    @property
+    def repository(self) -> str:
+        return cfg.repository(self.spec.project.repository, self.config)
+
     def say(self, message: str) -> None:
         self.console.print(message, markup=False)

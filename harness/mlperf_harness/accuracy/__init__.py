@@ -1,0 +1,1 @@
+"""Accuracy scripts: read mlperf_log_accuracy.json, write accuracy.txt."""

@@ -1,0 +1,146 @@
+"""Runs a RunPlan: checks everything up front, writes the per-scenario files,
+then runs each test (scenario x mode) in a child process and reports it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+from mlperf_harness import loadgen_settings, models, report, results
+from mlperf_harness.accuracy import imagenet as imagenet_accuracy
+from mlperf_harness.datasets.imagenet import read_labels
+from mlperf_harness.errors import AlreadyReported, HarnessError
+from mlperf_harness.plan import RunPlan, TestSpec
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def run_plan(plan: RunPlan) -> int:
+    model = models.get_model(plan.model)
+    results.check_name("--system", plan.system)
+    if not os.path.isfile(plan.model_path):
+        raise HarnessError(f"model file {plan.model_path} not found")
+    if model.dataset != "imagenet":
+        raise HarnessError(f"model {plan.model} is not supported by this harness yet")
+    labels = read_labels(plan.dataset_path, plan.count)
+    total = len(labels)
+    perf_count = models.perf_sample_count(model, total)
+
+    # Everything is checked before anything is written.
+    conf_texts = {}
+    tests: List[Tuple[str, str, Path]] = []
+    for scenario in plan.scenarios:
+        text = loadgen_settings.user_conf_text(
+            model.loadgen_key, scenario, plan.run_style, perf_count, model.perf_sample_count,
+            plan.test_query_count, plan.target_qps, plan.target_latency_ms)
+        conf_texts[scenario] = text
+        base = results.scenario_dir(plan.output_dir, plan.system, model.name, scenario)
+        results.check_kept_file(base / results.USER_CONF, text)
+        results.check_kept_file(base / results.MEASUREMENTS, results.measurements_text(plan.model_path))
+        for mode in plan.modes:
+            folder = results.test_dir(plan.output_dir, plan.system, model.name, scenario, mode)
+            results.check_free(folder)
+            tests.append((scenario, mode, folder))
+
+    for scenario in plan.scenarios:
+        ignored = loadgen_settings.ignored_targets(scenario, plan.target_qps, plan.target_latency_ms)
+        if ignored:
+            print(f"warning: {' and '.join(ignored)} do(es) not apply to {scenario}; ignored",
+                  file=sys.stderr, flush=True)
+        base = results.scenario_dir(plan.output_dir, plan.system, model.name, scenario)
+        results.write_kept_file(base / results.USER_CONF, conf_texts[scenario])
+        results.write_kept_file(base / results.MEASUREMENTS, results.measurements_text(plan.model_path))
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        for scenario, mode, folder in tests:
+            results.make_test_dir(folder)
+            spec = TestSpec(
+                model=model.name, backend=plan.backend, device=plan.device,
+                model_path=plan.model_path, dataset_path=plan.dataset_path,
+                scenario=scenario, mode=mode, total_count=total, perf_count=perf_count,
+                max_batchsize=plan.max_batchsize, threads=plan.threads,
+                user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
+                                                   scenario) / results.USER_CONF),
+                test_dir=str(folder))
+            _run_child(spec)
+            _finish_test(spec, folder, labels)
+    except _Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    paths = [_PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _run_child(spec: TestSpec) -> None:
+    """Run one test; raise HarnessError (or exit quietly if the child already
+    printed its own ``error:`` line) when it fails."""
+    command = [sys.executable, "-m", "mlperf_harness.single_test", "--spec", spec.to_json()]
+    label = f"{spec.scenario} {spec.mode}"
+    proc = subprocess.Popen(command, cwd=spec.test_dir, env=_child_env(),
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    reported = False
+    try:
+        for line in proc.stderr:
+            if line.startswith("error:"):
+                reported = True
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        rc = proc.wait()
+    except BaseException:
+        _stop(proc)
+        raise
+    if rc == 0:
+        return
+    if reported:
+        raise AlreadyReported(f"{label} test failed")
+    if rc < 0:
+        raise HarnessError(f"{label} test died with signal {-rc}; partial logs in {spec.test_dir}")
+    raise HarnessError(f"{label} test failed (exit code {rc}); partial logs in {spec.test_dir}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _finish_test(spec: TestSpec, folder: Path, labels) -> None:
+    results.remove_empty_trace(folder)
+    missing = results.missing_files(folder, results.REQUIRED[spec.mode])
+    if missing:
+        raise HarnessError(f"{spec.scenario} {spec.mode}: LoadGen did not write "
+                           f"{', '.join(missing)} in {folder}")
+    summary = results.read_summary(folder / results.SUMMARY)
+    if spec.mode == "accuracy":
+        outcome = imagenet_accuracy.evaluate(folder / results.ACCURACY_LOG, labels,
+                                             expect_total=spec.total_count)
+        imagenet_accuracy.write_accuracy(outcome, folder / results.ACCURACY_TXT)
+        print(f"{spec.scenario} accuracy: {outcome.line()}", flush=True)
+    else:
+        print(report.performance_line(spec.scenario, summary), flush=True)

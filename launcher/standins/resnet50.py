@@ -1,0 +1,217 @@
+"""A resnet50 stand-in: a tiny ONNX model with resnet50_v1.onnx's signature and
+a synthetic ImageNet-layout dataset whose top-1 accuracy is known exactly.
+
+No download, no GPU, no onnxruntime: numpy, pillow and onnx only, plus the
+harness's own ``preprocess`` so labels are computed on exactly what the
+harness will feed the model.
+
+Model (opset 11): input ``input_tensor:0`` float32 [N,3,224,224] ->
+AveragePool 28x28/28 -> [N,3,8,8] -> Flatten [N,192] -> Gemm (seeded
+weights [192,1001] + bias) = logits -> Softmax -> ``softmax_tensor:0``
+[N,1001]; ArgMax(logits, axis=1) -> ``ArgMax:0`` int64 [N].
+
+Dataset: ``val_map.txt`` + ``ILSVRC2012_val_%08d.JPEG`` (1-based), smooth
+seeded patterns plus noise at varied non-square sizes (300..500 px a side).
+Each image's prediction is computed with numpy on ``preprocess()`` of the
+saved JPEG file. Images predicted as background (class 0) or whose top-1
+lead over the runner-up could be erased by shifting every pooled input by
+``MARGIN_SHIFT`` are regenerated (next attempt seed), so a different JPEG
+decoder or float rounding cannot flip a prediction.
+
+Labels: sample i is correct (label = prediction - 1, the offset of the
+1001-class model) iff round_half_up((i+1)*f) - round_half_up(i*f) == 1, so
+the correct ones are spread evenly: the whole set has round_half_up(n*f)
+correct and so does any prefix (--count c gives round_half_up(c*f) / c).
+Other samples get a different label.
+
+Same arguments + same library versions -> byte-identical files.
+
+    python -m launcher.standins.resnet50 OUT_DIR [--samples N] [--top1 F] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Dict, Tuple
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+try:
+    from mlperf_harness.datasets.imagenet import preprocess
+except ImportError:  # running from a source checkout: the harness lives in <repo>/harness
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
+    from mlperf_harness.datasets.imagenet import preprocess
+
+VERSION = 1
+CLASSES = 1001  # 0 = background, 1..1000 = ImageNet labels 0..999
+POOL = 28
+GRID = 224 // POOL  # 8
+FEATURES = 3 * GRID * GRID  # 192
+WEIGHT_SCALE = 0.01
+BIAS_SCALE = 0.1
+MARGIN_SHIFT = 0.5  # pooled-input shift (in pixel units) a prediction must survive
+MIN_SIDE, MAX_SIDE = 300, 500
+JPEG_QUALITY = 90
+MAX_ATTEMPTS = 200
+
+MODEL_FILE = "resnet50_v1.onnx"
+INPUT = "input_tensor:0"
+OUT_ARGMAX = "ArgMax:0"
+OUT_SOFTMAX = "softmax_tensor:0"
+
+
+def weights(seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([seed, 0x7E5])
+    w = (rng.standard_normal((FEATURES, CLASSES)) * WEIGHT_SCALE).astype(np.float32)
+    b = (rng.standard_normal(CLASSES) * BIAS_SCALE).astype(np.float32)
+    return w, b
+
+
+def build_model(w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
+    batch = "batch_size"
+    nodes = [
+        helper.make_node("AveragePool", [INPUT], ["pooled"], name="pool",
+                         kernel_shape=[POOL, POOL], strides=[POOL, POOL]),
+        helper.make_node("Flatten", ["pooled"], ["features"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["features", "dense/kernel", "dense/bias"], ["logits"],
+                         name="dense"),
+        helper.make_node("Softmax", ["logits"], [OUT_SOFTMAX], name="softmax", axis=1),
+        helper.make_node("ArgMax", ["logits"], [OUT_ARGMAX], name="argmax", axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "resnet50_standin",
+        inputs=[helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [batch, 3, 224, 224])],
+        outputs=[helper.make_tensor_value_info(OUT_ARGMAX, TensorProto.INT64, [batch]),
+                 helper.make_tensor_value_info(OUT_SOFTMAX, TensorProto.FLOAT, [batch, CLASSES])],
+        initializer=[numpy_helper.from_array(w, "dense/kernel"),
+                     numpy_helper.from_array(b, "dense/bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)],
+                              producer_name="mlperf-docker resnet50 stand-in",
+                              producer_version=str(VERSION))
+    model.ir_version = 6  # opset 11's IR version: loads in old and new runtimes alike
+    model.doc_string = "Synthetic stand-in with resnet50_v1.onnx's inputs and outputs; not a real model."
+    onnx.checker.check_model(model)
+    return model
+
+
+def logits(sample: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The graph's math in numpy (float64) for one preprocessed [3,224,224] sample."""
+    pooled = sample.astype(np.float64).reshape(3, GRID, POOL, GRID, POOL).mean(axis=(2, 4))
+    return pooled.reshape(-1) @ w.astype(np.float64) + b.astype(np.float64)
+
+
+def robust_prediction(sample: np.ndarray, w: np.ndarray, b: np.ndarray):
+    """The predicted class, or None when it is background or could flip."""
+    z = logits(sample, w, b)
+    top2 = np.argsort(z)[-2:]
+    second, first = int(top2[0]), int(top2[1])
+    if first == 0:
+        return None
+    worst_case = MARGIN_SHIFT * float(np.abs(w[:, first].astype(np.float64) - w[:, second]).sum())
+    if z[first] - z[second] <= worst_case:
+        return None
+    return first
+
+
+def synthetic_image(rng: np.random.Generator) -> Image.Image:
+    width, height = (int(v) for v in rng.integers(MIN_SIDE, MAX_SIDE + 1, size=2))
+    if width == height:
+        height = height - 1 if height > MIN_SIDE else height + 1
+    # Smooth colour field: a few random control points blown up bicubically.
+    cells = int(rng.integers(2, 7))
+    control = rng.uniform(0, 255, size=(cells, cells + 1, 3)).astype(np.uint8)
+    field = np.asarray(Image.fromarray(control, "RGB").resize((width, height), Image.Resampling.BICUBIC),
+                       dtype=np.float32).copy()
+    # Stripes at a random angle and frequency, per-channel phase:
+    # sin(y + x + s) = sin(y + s) cos(x) + cos(y + s) sin(x), as outer products.
+    angle = rng.uniform(0, math.pi)
+    omega = 2 * math.pi * rng.uniform(2, 12) / max(width, height)
+    amplitude = rng.uniform(10, 40)
+    shifts = rng.uniform(0, 2 * math.pi, size=3)
+    x = np.arange(width) * (omega * math.cos(angle))
+    y = np.arange(height)[:, None] * (omega * math.sin(angle)) + shifts[None, :]
+    sin_y = (amplitude * np.sin(y)).astype(np.float32)[:, None, :]
+    cos_y = (amplitude * np.cos(y)).astype(np.float32)[:, None, :]
+    field += sin_y * np.cos(x).astype(np.float32)[None, :, None]
+    field += cos_y * np.sin(x).astype(np.float32)[None, :, None]
+    field += rng.integers(-10, 11, size=(height, width, 3), dtype=np.int8)  # noise
+    pixels = np.clip(field, 0, 255, out=field).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB")
+
+
+def correct_count(i: int, fraction: float) -> int:
+    """How many of samples 0..i-1 are correct: round-half-up(i * fraction)."""
+    return int(math.floor(i * fraction + 0.5))
+
+
+def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, seed: int = 0) -> Dict:
+    """Write the stand-in model, dataset and expected.json under ``out_dir``."""
+    if n_samples < 1:
+        raise ValueError("n_samples must be at least 1")
+    if not 0.0 <= top1_fraction <= 1.0:
+        raise ValueError("top1_fraction must be within 0..1")
+    out_dir = Path(out_dir)
+    model_dir, data_dir = out_dir / "model", out_dir / "dataset"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    w, b = weights(seed)
+    model_path = model_dir / MODEL_FILE
+    model_path.write_bytes(build_model(w, b).SerializeToString(deterministic=True))
+
+    lines = []
+    good = 0
+    for i in range(n_samples):
+        name = f"ILSVRC2012_val_{i + 1:08d}.JPEG"
+        path = data_dir / name
+        for attempt in range(MAX_ATTEMPTS):
+            rng = np.random.default_rng([seed, i, attempt])
+            buf = io.BytesIO()
+            synthetic_image(rng).save(buf, "JPEG", quality=JPEG_QUALITY)
+            path.write_bytes(buf.getvalue())
+            predicted = robust_prediction(preprocess(path), w, b)  # decode the saved file
+            if predicted is not None:
+                break
+        else:
+            raise RuntimeError(f"no robust image for sample {i} after {MAX_ATTEMPTS} attempts")
+        label = predicted - 1
+        if correct_count(i + 1, top1_fraction) - correct_count(i, top1_fraction) == 1:
+            good += 1
+        else:
+            label = (label + int(rng.integers(1, 1000))) % 1000  # anything but the prediction
+        lines.append(f"{name} {label}\n")
+    (data_dir / "val_map.txt").write_text("".join(lines), encoding="utf-8")
+
+    expected = {"top1": round(100.0 * good / n_samples, 3), "good": good, "total": n_samples,
+                "generator": "resnet50", "version": VERSION}
+    (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
+    return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launcher.standins.resnet50",
+                                     description="Write the resnet50 stand-in model and dataset.")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--top1", type=float, default=0.75, help="fraction labelled correctly")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        info = generate(args.out_dir, args.samples, args.top1, args.seed)
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+import ctypes
+import threading
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+from mlperf_harness.models import argmax_labels
+from mlperf_harness.qsl import SampleLibrary
+from mlperf_harness.sut import SystemUnderTest
+
+Sample = namedtuple("Sample", "id index")
+
+
+class FakeDataset:
+    sample_shape = (2, 3)
+
+    def __len__(self):
+        return 50
+
+    def load(self, index):
+        return np.full(self.sample_shape, index, dtype=np.float32)
+
+
+class FakeBackend:
+    """'Predicts' class index+1 (like a 1001-class model) for each sample."""
+
+    def __init__(self, fail_on=None):
+        self.batches = []
+        self.fail_on = fail_on
+        self.lock = threading.Lock()
+
+    def run(self, batch):
+        with self.lock:
+            self.batches.append(batch.shape[0])
+        if self.fail_on is not None and (batch[:, 0, 0] == self.fail_on).any():
+            raise ValueError("boom")
+        return [batch[:, 0, 0].astype(np.int64) + 1]
+
+
+class Collector:
+    def __init__(self):
+        self.got = {}
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.expected = 0
+
+    def __call__(self, responses):
+        with self.lock:
+            for r in responses:
+                raw = ctypes.string_at(r.data, r.size)  # valid only during the call
+                self.got[r.id] = int(np.frombuffer(raw, dtype="<i4")[0])
+            if len(self.got) >= self.expected:
+                self.done.set()
+
+
+def _sut(scenario, backend, collector, errors=None, max_batchsize=4):
+    qsl = SampleLibrary(FakeDataset(), perf_count=50, loader_threads=2)
+    qsl.load_samples(list(range(50)))
+    def on_error(message):
+        if errors is None:
+            raise AssertionError(message)
+        errors.append(message)
+
+    sut = SystemUnderTest(scenario, backend, qsl, argmax_labels(1), max_batchsize=max_batchsize,
+                          complete=collector, on_error=on_error)
+    return sut, qsl
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "SingleStream", "MultiStream", "Server"])
+def test_every_sample_completed_with_its_label(scenario):
+    backend, collector = FakeBackend(), Collector()
+    sut, _ = _sut(scenario, backend, collector)
+    samples = [Sample(id=1000 + i, index=(i * 7) % 50) for i in range(30)]
+    collector.expected = len(samples)
+    if scenario == "Offline":
+        sut.issue_queries(samples)
+    elif scenario == "MultiStream":
+        for start in range(0, 30, 8):
+            sut.issue_queries(samples[start:start + 8])
+    else:
+        for s in samples:
+            sut.issue_queries([s])
+    assert collector.done.wait(10)
+    sut.destroy()
+    assert collector.got == {s.id: s.index for s in samples}
+    assert max(backend.batches) <= (1 if scenario == "SingleStream" else 4)
+    if scenario == "Offline":
+        assert backend.batches == [4] * 7 + [2]
+
+
+def test_failure_is_reported_not_raised():
+    errors = []
+    backend, collector = FakeBackend(fail_on=3), Collector()
+    sut, _ = _sut("SingleStream", backend, collector, errors)
+    sut.issue_queries([Sample(1, 3)])
+    assert errors and "inference failed" in errors[0] and "boom" in errors[0]
+    sut.destroy()
+
+
+def test_failure_in_worker_is_reported():
+    errors = []
+    backend, collector = FakeBackend(fail_on=3), Collector()
+    sut, _ = _sut("Offline", backend, collector, errors)
+    sut.issue_queries([Sample(i, i) for i in range(8)])
+    sut.destroy()  # joins the workers
+    assert errors and "boom" in errors[0]
+
+
+def test_qsl_load_gather_unload():
+    qsl = SampleLibrary(FakeDataset(), perf_count=10, loader_threads=2)
+    qsl.load_samples([3, 1, 3])
+    assert qsl.loaded() == [1, 3]
+    one = qsl.gather([3])
+    assert one.shape == (1, 2, 3) and np.shares_memory(one, qsl.samples[3])
+    batch = qsl.gather([1, 3, 1])
+    assert batch.shape == (3, 2, 3) and list(batch[:, 0, 0]) == [1, 3, 1]
+    qsl.unload_samples([1, 3])
+    assert qsl.loaded() == []
+
+
+_LOADGEN_FAILURE = """
+import sys
+import numpy as np
+from mlperf_harness import loadgen_settings
+from mlperf_harness.models import argmax_labels
+from mlperf_harness.qsl import SampleLibrary
+from mlperf_harness.sut import SystemUnderTest
+import mlperf_loadgen as lg
+
+class Dataset:
+    sample_shape = (2,)
+    def __len__(self): return 16
+    def load(self, i): return np.zeros(2, np.float32)
+
+class Backend:
+    calls = 0
+    def run(self, batch):
+        Backend.calls += 1
+        if Backend.calls > 3:
+            raise RuntimeError("device lost")
+        return [np.ones(len(batch), np.int64)]
+
+scenario, outdir, conf = sys.argv[1], sys.argv[2], sys.argv[3]
+open(conf, "w").write(loadgen_settings.user_conf_text("resnet50", scenario, "test", 16, 1024, 64))
+settings = loadgen_settings.build_test_settings("resnet50", scenario, "performance", conf)
+qsl = SampleLibrary(Dataset(), 16)
+sut = SystemUnderTest(scenario, Backend(), qsl, argmax_labels(1), max_batchsize=2)
+lg.StartTestWithLogSettings(sut.construct(), qsl.construct(), settings,
+                            loadgen_settings.build_log_settings(outdir), outdir + "/none")
+print("StartTest returned")
+"""
+
+
+@pytest.mark.parametrize("scenario", ["SingleStream", "Offline"])
+def test_failing_backend_under_loadgen_exits_cleanly(tmp_path, scenario):
+    """A backend failing mid-test must end the process with one error line:
+    no hang (uncompleted query) and no abort (exception in a callback)."""
+    import subprocess
+    import sys
+
+    from harness_test_support import harness_env
+
+    proc = subprocess.run([sys.executable, "-c", _LOADGEN_FAILURE, scenario, str(tmp_path),
+                           str(tmp_path / "user.conf")],
+                          capture_output=True, text=True, env=harness_env(), timeout=60)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "StartTest returned" not in proc.stdout
+    assert proc.stderr.strip().splitlines() == ["error: inference failed: RuntimeError: device lost"]
