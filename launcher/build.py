@@ -37,7 +37,8 @@ def image_tag(session: Session, key: ImageKey) -> str:
     return key.tag(session.repository)
 
 
-def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False) -> BuildResult:
+def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
+                no_cache: bool = False) -> BuildResult:
     spec = session.spec
     require_supported(variation, spec)
     key = variation.image_key(standin)
@@ -73,6 +74,7 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
             "ARTIFACTS": "standin" if standin else "real",
         },
         network="none" if not spec.base(key.device).setup or offline else None,
+        no_cache=no_cache,
     )
     log_path = session.cache / "logs" / f"build-{tag.replace('/', '_').replace(':', '_')}.log"
     session.say(f"building {tag} from dockerfiles/{key.dockerfile} (target {key.target}, base {base})")

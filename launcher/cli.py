@@ -15,6 +15,7 @@ from rich.table import Table
 from . import base_image, render as render_mod
 from .config import load_config, save_config
 from .errors import MlperfDockerError
+from .results import metric
 from .session import Session
 from .spec import load_spec
 from .variation import PARAMETRIC, Grammar, ImageKey, parse_variation
@@ -133,13 +134,14 @@ def build(
     variation: Optional[str] = typer.Option(None, "--variation", "-v", help=VARIATION_HELP),
     base: Optional[list[str]] = BaseOption,
     real: bool = typer.Option(False, "--real", help="bake the real model from the cache instead of the stand-in"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="rebuild every layer"),
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Build the image for a variation (tag: <repo>/<framework>-<device>:<model>-<precision>[-standin])."""
     from .build import build_image
 
     session = Session.open(spec_path, base)
-    result = build_image(session, parse_variation(variation, session.spec), standin=not real)
+    result = build_image(session, parse_variation(variation, session.spec), standin=not real, no_cache=no_cache)
     out.print(result.tag, markup=False)
 
 
@@ -192,10 +194,9 @@ def run(
         out.print(run_mod.dry_run(session, parsed, options), markup=False)
         return
     run_dir, results = run_mod.run(session, parsed, options)
-    table = Table("scenario", "mode", "samples/s", "result", "accuracy %", "folder")
+    table = Table("scenario", "mode", "performance", "result", "accuracy %", "folder")
     for r in results:
-        table.add_row(r.scenario, r.mode, f"{r.samples_per_second:.1f}" if r.samples_per_second else "-",
-                      r.validity or "-", f"{r.accuracy:.3f}" if r.accuracy is not None else "-",
+        table.add_row(r.scenario, r.mode, metric(r), r.validity or "-", f"{r.accuracy:.3f}" if r.accuracy is not None else "-",
                       str(r.path.relative_to(run_dir)))
     out.print(table)
     out.print(f"results: {run_dir}", markup=False)

@@ -33,6 +33,7 @@ class BuildRequest:
     tag: str
     build_args: dict[str, str] = field(default_factory=dict)
     network: str | None = "none"
+    no_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,8 @@ class DockerEngine:
         args += ["--file", str(request.dockerfile), "--target", request.target, "--tag", request.tag]
         if request.network:
             args += ["--network", request.network]
+        if request.no_cache:
+            args.append("--no-cache")
         for key, value in sorted(request.build_args.items()):
             args += ["--build-arg", f"{key}={value}"]
         args.append(str(request.context))

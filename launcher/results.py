@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .errors import UsageError
 
-_SAMPLES = re.compile(r"^Samples per second\s*:\s*([\d.eE+-]+)", re.M)
+_SAMPLES = re.compile(r"^(?:Completed )?[Ss]amples per second\s*:\s*([\d.eE+-]+)", re.M)
+_LATENCY = re.compile(r"^([\d.]+)th percentile latency \(ns\)\s*:\s*(\d+)", re.M)
 _VALIDITY = re.compile(r"^Result is\s*:\s*(\w+)", re.M)
 _SCENARIO = re.compile(r"^Scenario\s*:\s*(\w+)", re.M)
 _ACCURACY = re.compile(r"accuracy=([\d.]+)%")
@@ -45,6 +46,8 @@ class TestResult:
     mode: str
     path: Path
     samples_per_second: float | None = None
+    latency_percentile: str | None = None
+    latency_ms: float | None = None
     validity: str | None = None
     accuracy: float | None = None
 
@@ -62,6 +65,7 @@ def collect(run_dir: Path) -> list[TestResult]:
         scenario = _SCENARIO.search(text)
         samples = _SAMPLES.search(text)
         validity = _VALIDITY.search(text)
+        latency = _LATENCY.search(text) if mode == "performance" else None
         acc_file = folder / "accuracy.txt"
         accuracy = _ACCURACY.search(acc_file.read_text()) if acc_file.exists() else None
         found.append(TestResult(
@@ -70,6 +74,17 @@ def collect(run_dir: Path) -> list[TestResult]:
             path=folder,
             samples_per_second=float(samples[1]) if samples and mode == "performance" else None,
             validity=validity[1] if validity and mode == "performance" else None,
+            latency_percentile=f"p{float(latency[1]):g}" if latency else None,
+            latency_ms=int(latency[2]) / 1e6 if latency else None,
             accuracy=float(accuracy[1]) if accuracy else None,
         ))
     return found
+
+
+def metric(result: TestResult) -> str:
+    """The scenario's headline figure: throughput, or the latency percentile LoadGen judges."""
+    if result.samples_per_second is not None:
+        return f"{result.samples_per_second:.1f} samples/s"
+    if result.latency_ms is not None:
+        return f"{result.latency_percentile} {result.latency_ms:.3f} ms"
+    return "-"
