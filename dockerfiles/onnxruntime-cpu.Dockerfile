@@ -4,6 +4,7 @@
 # context (wheels/, models/, datasets/, harness/) and passes BASE_IMAGE. Layers run from the slowest to
 # change to the fastest: base, Python environment, framework wheels, model and dataset, harness code.
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+ARG PYTHON_VERSION=3.11
 
 FROM ${BASE_IMAGE} AS base
 ENV LANG=C.UTF-8 \
@@ -12,8 +13,9 @@ ENV LANG=C.UTF-8 \
 
 # Wheels stay in this stage: only the finished virtual environment is copied on.
 FROM base AS venv
+ARG PYTHON_VERSION
 COPY wheels/ /tmp/wheels/
-RUN python3 -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "3.11" else "base image has Python " + v + ", images.yaml expects 3.11")' \
+RUN python3 -c 'import os, sys; v = "%d.%d" % sys.version_info[:2]; want = os.environ["PYTHON_VERSION"]; sys.exit(0 if v == want else "base image has Python " + v + ", the wheels are for " + want)' \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check \
         --find-links /tmp/wheels --requirement /tmp/wheels/requirements.txt \

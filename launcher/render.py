@@ -35,7 +35,7 @@ def render_all(spec: Spec) -> list[Rendered]:
         text = template.render(
             project=spec.project,
             framework=framework,
-            framework_version=spec.frameworks[framework].version or "unpinned",
+            framework_version=spec.framework_version(framework, device),
             device=device,
             base=spec.base(device),
             models=models,

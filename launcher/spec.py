@@ -51,6 +51,8 @@ class Device(_Strict):
 
 class Install(_Strict):
     requirements: list[str]
+    # The framework's version in this install, where it differs from the framework's `version`.
+    version: Optional[str] = None
     index_url: Optional[str] = None
     extra_index_urls: list[str] = []
 
@@ -170,9 +172,6 @@ class Spec(_Strict):
             for dev in fw.installs:
                 if dev not in self.devices:
                     raise ValueError(f"frameworks.{fname}.installs.{dev}: unknown device (known: {', '.join(self.devices)})")
-            for dev, d in self.devices.items():
-                if d.base and fw.refusal(dev) is None and dev not in fw.installs:
-                    raise ValueError(f"frameworks.{fname}: an install or a refuse reason for device {dev!r}")
         for mname, model in self.models.items():
             if model.dataset and model.dataset not in self.datasets:
                 raise ValueError(f"models.{mname}.dataset: unknown dataset {model.dataset!r}")
@@ -193,6 +192,10 @@ class Spec(_Strict):
 
     def install(self, framework: str, device: str) -> Install:
         return self.frameworks[framework].installs[device]
+
+    def framework_version(self, framework: str, device: str) -> str:
+        install = self.frameworks[framework].installs.get(device)
+        return (install and install.version) or self.frameworks[framework].version or "unknown"
 
     def backend(self, model: str, framework: str) -> Backend:
         return self.models[model].backends[framework]

@@ -21,7 +21,7 @@ def cli(*args, env=None):
     (["run", "--variation", "_resnet5"], "error: unknown variation '_resnet5' (did you mean _resnet50?)"),
     (["build", "--variation", "_batch_size.x"], "error: malformed '_batch_size.x'"),
     (["run", "--variation", "_pytorch,_cpu"], "error: unsupported combination _pytorch,_cpu,_resnet50,_fp32:"),
-    (["build", "--variation", "_rocm"], "error: unsupported combination _onnxruntime,_rocm,_resnet50,_fp32:"),
+    (["build", "--variation", "_tpu"], "error: unsupported combination _onnxruntime,_tpu,_resnet50,_fp32:"),
     (["run", "--scenario", "Batch", "--dry-run"], "error: --scenario 'Batch'"),
     (["run", "--variation", "_offline", "--scenario", "Server", "--dry-run"], "error: --scenario Server contradicts the variation _offline"),
     (["run", "--mode", "fast", "--dry-run"], "error: --mode 'fast'"),
@@ -70,6 +70,7 @@ def test_render_check(tmp_path):
     shutil.copy(DEFAULT_SPEC, spec)
     proc = cli("render", "--check", "--spec", str(spec))
     assert proc.returncode == 1 and "onnxruntime-cpu.Dockerfile (missing)" in proc.stderr
+    assert "onnxruntime-cuda.Dockerfile (missing)" in proc.stderr
     assert cli("render", "--spec", str(spec)).returncode == 0
     assert cli("render", "--check", "--spec", str(spec)).returncode == 0
 

@@ -50,7 +50,8 @@ def test_check_reports_stale_and_unknown_files(tmp_path):
     spec_path = tmp_path / "images.yaml"
     shutil.copy(DEFAULT_SPEC, spec_path)
     spec = load_spec(spec_path)
-    assert render.stale(spec) == ["onnxruntime-cpu.Dockerfile (missing)"]
+    names = [f"{f}-{d}.Dockerfile" for f, d in spec.image_groups]
+    assert render.stale(spec) == [f"{name} (missing)" for name in names]
     render.write(spec)
     assert render.stale(spec) == []
     (tmp_path / "dockerfiles" / "onnxruntime-cpu.Dockerfile").write_text("edited\n")
