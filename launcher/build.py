@@ -50,8 +50,9 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
     tag = image_tag(session, key)
     started = time.monotonic()
 
+    base = session.base(key.device)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.config.find_links,
-                               offline=offline, log=session.say)
+                               offline=offline, log=session.say, python=base.python)
     if standin:
         made = artifacts.standin(backend.standin, session.cache, log=session.say)
         model_files = sorted((made / "model").iterdir())
@@ -61,14 +62,14 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
         dataset_dir = None  # not redistributable: mounted at run time
 
     ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files, model.dataset, dataset_dir)
-    base = session.base_image(key.device)
     request = BuildRequest(
         context=ctx,
         dockerfile=ctx / "Dockerfile",
         target=key.target,
         tag=tag,
         build_args={
-            "BASE_IMAGE": base,
+            "BASE_IMAGE": base.image,
+            "PYTHON_VERSION": base.python,
             "REVISION": revision(),
             "SPEC_DIGEST": spec.digest,
             "ARTIFACTS": "standin" if standin else "real",
@@ -77,7 +78,7 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
         no_cache=no_cache,
     )
     log_path = session.cache / "logs" / f"build-{tag.replace('/', '_').replace(':', '_')}.log"
-    session.say(f"building {tag} from dockerfiles/{key.dockerfile} (target {key.target}, base {base})")
+    session.say(f"building {tag} from dockerfiles/{key.dockerfile} (target {key.target}, base {base.image}, Python {base.python})")
     try:
         with Status(f"building {tag}", console=session.console) as status:
             def progress(step: str) -> None:

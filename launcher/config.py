@@ -12,17 +12,27 @@ from typing import Literal
 
 import platformdirs
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import SpecError, UsageError
 
 Builder = Literal["auto", "buildx", "buildkit", "classic"]
 
 
+class BaseChoice(BaseModel):
+    """A device's base image and the Python version it carries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str
+    python: str | None = Field(default=None, pattern=r"^3\.\d+$")
+
+
 class UserConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    bases: dict[str, str] = {}
+    # DEVICE -> IMAGE, or DEVICE -> {image: IMAGE, python: "X.Y"} for a base whose Python differs from images.yaml's.
+    bases: dict[str, str | BaseChoice] = {}
     repository: str | None = None
     find_links: list[str] = []
     builder: Builder = "auto"
@@ -63,20 +73,32 @@ def save_config(config: UserConfig, path: Path | None = None) -> Path:
     return path
 
 
-def parse_base_overrides(values: list[str] | None) -> dict[str, str]:
-    """`--base cpu=IMAGE` pairs into a dict."""
-    out: dict[str, str] = {}
+def parse_base_overrides(values: list[str] | None) -> dict[str, BaseChoice]:
+    """`--base cpu=IMAGE` or `--base cuda=IMAGE,python=3.11` into {device: BaseChoice}."""
+    out: dict[str, BaseChoice] = {}
     for value in values or []:
-        device, sep, image = value.partition("=")
-        if not sep or not device or not image:
-            raise UsageError(f"--base expects DEVICE=IMAGE (got {value!r})")
-        out[device] = image
+        device, sep, rest = value.partition("=")
+        image, _, option = rest.partition(",")
+        python = option.removeprefix("python=") if option.startswith("python=") else None
+        if not sep or not device or not image or (option and python is None):
+            raise UsageError(f"--base expects DEVICE=IMAGE[,python=X.Y] (got {value!r})")
+        try:
+            out[device] = BaseChoice(image=image, python=python)
+        except ValidationError:
+            raise UsageError(f"--base {value!r}: python must look like 3.11") from None
     return out
 
 
-def base_image(device: str, default: str, cli: dict[str, str], config: UserConfig) -> str:
-    env = os.environ.get(f"MLPERF_DOCKER_BASE_{device.upper()}")
-    return cli.get(device) or env or config.bases.get(device) or default
+def base_choice(device: str, default: BaseChoice, cli: dict[str, BaseChoice], config: UserConfig) -> BaseChoice:
+    """The base for a device: --base, then MLPERF_DOCKER_BASE_<DEVICE>[_PYTHON], then the config file."""
+    env_image = os.environ.get(f"MLPERF_DOCKER_BASE_{device.upper()}")
+    env_python = os.environ.get(f"MLPERF_DOCKER_BASE_{device.upper()}_PYTHON")
+    configured = config.bases.get(device)
+    if isinstance(configured, str):
+        configured = BaseChoice(image=configured)
+    choice = cli.get(device) or (BaseChoice(image=env_image, python=env_python) if env_image else None) \
+        or configured or default
+    return BaseChoice(image=choice.image, python=choice.python or default.python)
 
 
 def repository(default: str, config: UserConfig) -> str:

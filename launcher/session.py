@@ -17,7 +17,7 @@ class Session:
     spec: Spec
     config: cfg.UserConfig
     cache: Path
-    base_overrides: dict[str, str] = field(default_factory=dict)
+    base_overrides: dict[str, cfg.BaseChoice] = field(default_factory=dict)
     console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
     _engine: DockerEngine | None = None
 
@@ -32,8 +32,11 @@ class Session:
             self._engine = DockerEngine(cli=self.config.docker_cli, builder=self.config.builder)
         return self._engine
 
-    def base_image(self, device: str) -> str:
-        return cfg.base_image(device, self.spec.base(device).image, self.base_overrides, self.config)
+    def base(self, device: str) -> cfg.BaseChoice:
+        """The base image and its Python for a device, after every override."""
+        declared = self.spec.base(device)
+        return cfg.base_choice(device, cfg.BaseChoice(image=declared.image, python=declared.python),
+                               self.base_overrides, self.config)
 
     @property
     def repository(self) -> str:

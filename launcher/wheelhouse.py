@@ -32,9 +32,8 @@ def requirements(spec: Spec, framework: str, device: str) -> list[str]:
     return list(spec.harness.requirements) + list(spec.install(framework, device).requirements)
 
 
-def wheelhouse_dir(cache: Path, spec: Spec, framework: str, device: str) -> Path:
-    py = spec.base(device).python.replace(".", "")
-    return cache / "wheels" / f"{framework}-{device}-cp{py}"
+def wheelhouse_dir(cache: Path, framework: str, device: str, python: str) -> Path:
+    return cache / "wheels" / f"{framework}-{device}-cp{python.replace('.', '')}"
 
 
 def _fingerprint(reqs: list[str], platforms: list[str], python: str, sources: list[str]) -> str:
@@ -43,15 +42,18 @@ def _fingerprint(reqs: list[str], platforms: list[str], python: str, sources: li
 
 
 def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: list[str],
-           offline: bool = False, log=print) -> Path:
-    """Return a complete wheelhouse directory (wheels + requirements.txt), downloading if needed."""
+           offline: bool = False, log=print, python: str | None = None) -> Path:
+    """Return a complete wheelhouse directory (wheels + requirements.txt), downloading if needed.
+
+    `python` is the base's Python when an override differs from images.yaml's."""
     base = spec.base(device)
+    python = python or base.python
     install = spec.install(framework, device)
     reqs = requirements(spec, framework, device)
     platforms = pip_platforms(base)
     sources = [install.index_url or ""] + list(install.extra_index_urls) + list(find_links)
-    fingerprint = _fingerprint(reqs, platforms, base.python, sources)
-    target = wheelhouse_dir(cache, spec, framework, device)
+    fingerprint = _fingerprint(reqs, platforms, python, sources)
+    target = wheelhouse_dir(cache, framework, device, python)
     stamp = target / STAMP
     if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
         return target
@@ -65,7 +67,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     partial.mkdir(parents=True)
     (partial / "requirements.txt").write_text("\n".join(reqs) + "\n")
     args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-            "--implementation", "cp", "--python-version", base.python, "--dest", str(partial),
+            "--implementation", "cp", "--python-version", python, "--dest", str(partial),
             "--requirement", str(partial / "requirements.txt")]
     for platform in platforms:
         args += ["--platform", platform]
@@ -75,7 +77,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
         args += ["--extra-index-url", url]
     for link in find_links:
         args += ["--find-links", link]
-    log(f"fetching wheels for {framework}-{device} (Python {base.python}, {base.platform}) into {target}")
+    log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
