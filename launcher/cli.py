@@ -165,6 +165,7 @@ def run(
     user: Optional[str] = typer.Option(None, "--user", help="UID[:GID] in the container (default: yours)"),
     timeout: float = typer.Option(3600.0, "--timeout", help="stop the benchmark after this many seconds"),
     real: bool = typer.Option(False, "--real", help="the image with the real model instead of the stand-in"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="_cuda: all or GPU indices/UUIDs; _rocm: all, indices or renderD nodes"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the equivalent docker run command and exit"),
     base: Optional[list[str]] = BaseOption,
     spec_path: Optional[Path] = SpecOption,
@@ -189,6 +190,7 @@ def run(
         user=user,
         timeout=timeout,
         standin=not real,
+        gpus=gpus,
     )
     if dry_run:
         out.print(run_mod.dry_run(session, parsed, options), markup=False)

@@ -27,7 +27,7 @@ class ContainerSpec:
     name: str | None = None
     # GPU and device passthrough (filled by the device layer for _cuda / _rocm).
     gpus: str | None = None  # "all" or a comma-separated list of device ids (NVIDIA)
-    devices: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)  # HOST or HOST:CONTAINER, as `docker run --device`
     group_add: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)
     ipc_mode: str | None = None
@@ -83,7 +83,7 @@ class ContainerSpec:
                 ids = [g.strip() for g in self.gpus.split(",")]
                 kwargs["device_requests"] = [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
         if self.devices:
-            kwargs["devices"] = [f"{d}:{d}:rwm" for d in self.devices]
+            kwargs["devices"] = [f"{d}:rwm" if ":" in d else f"{d}:{d}:rwm" for d in self.devices]
         if self.group_add:
             kwargs["group_add"] = list(self.group_add)
         if self.security_opt:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .build import build_image, image_tag
 from .container import ContainerSpec, Mount
+from .devices import Passthrough, check_host, passthrough
 from .errors import RunError, UsageError
 from .results import TestResult, collect, new_run_dir, run_name
 from .session import Session
@@ -35,6 +36,7 @@ class RunOptions:
     user: str | None = None
     timeout: float | None = 3600.0
     standin: bool = True
+    gpus: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -66,7 +68,7 @@ def resolve_batch_size(variation: Variation, flag: int | None) -> int | None:
 def system_name(session: Session, variation: Variation, hw_name: str | None) -> str:
     hw = hw_name or socket.gethostname() or "default"
     hw = re.sub(r"[^A-Za-z0-9_.-]+", "_", hw)
-    version = session.spec.frameworks[variation.framework].version or "unknown"
+    version = session.spec.framework_version(variation.framework, variation.device)
     return f"{hw}-reference-{variation.device}-{variation.framework}-v{version}"
 
 
@@ -96,15 +98,22 @@ def default_user() -> str:
     return f"{os.getuid()}:{os.getgid()}"
 
 
-def container_spec(session: Session, variation: Variation, options: RunOptions, run_dir: Path) -> ContainerSpec:
+def container_spec(session: Session, variation: Variation, options: RunOptions, run_dir: Path,
+                   gpu: Passthrough | None = None) -> ContainerSpec:
     tag = image_tag(session, variation.image_key(options.standin))
+    gpu = gpu or passthrough(variation.device, options.gpus)
     return ContainerSpec(
         image=tag,
         command=harness_command(session, variation, options),
         mounts=[Mount(str(run_dir.resolve()), RESULTS_MOUNT)],
         user=options.user or default_user(),
         network="none",
-        environment={"HOME": "/tmp", **options.extra_env},
+        environment={"HOME": "/tmp", **gpu.environment, **options.extra_env},
+        gpus=gpu.gpus,
+        devices=list(gpu.devices),
+        group_add=list(gpu.group_add),
+        security_opt=list(gpu.security_opt),
+        ipc_mode=gpu.ipc_mode,
     )
 
 
@@ -140,6 +149,9 @@ def dry_run(session: Session, variation: Variation, options: RunOptions) -> str:
 def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Path, list[TestResult]]:
     require_supported(variation, session.spec)
     validate(options)
+    gpu = passthrough(variation.device, options.gpus)
+    if gpu != Passthrough():
+        check_host(variation.device, gpu, session.engine.client.info())
     key = variation.image_key(options.standin)
     tag = image_tag(session, key)
     if not session.engine.image_exists(tag):
@@ -152,7 +164,7 @@ def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Pa
     uid, _, gid = user.partition(":")
     if os.geteuid() == 0 and uid != str(os.getuid()):
         os.chown(run_dir, int(uid), int(gid or uid))
-    spec = container_spec(session, variation, options, run_dir)
+    spec = container_spec(session, variation, options, run_dir, gpu)
     session.say(f"results: {run_dir}")
     try:
         status = session.engine.run(spec, lambda line: print(line, flush=True), timeout=options.timeout)

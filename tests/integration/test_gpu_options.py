@@ -1,0 +1,61 @@
+"""GPU passthrough down to the engine: containers are created (not started) and their HostConfig read back."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from integration_support import BASE
+
+from launcher import run as run_mod
+from launcher.devices import passthrough
+from launcher.session import Session
+from launcher.variation import parse_variation
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture()
+def session(base):
+    return Session.open()
+
+
+def created_host_config(session, variation, options, tmp_path, gpu):
+    spec = run_mod.container_spec(session, variation, options, tmp_path, gpu)
+    spec = type(spec)(**{**spec.__dict__, "image": BASE})  # any local image: only the options matter
+    container = session.engine.create(spec)
+    try:
+        container.reload()
+        return container.attrs["HostConfig"]
+    finally:
+        container.remove(force=True)
+
+
+def test_cuda_device_request_for_all_and_named_gpus(session, tmp_path):
+    v = parse_variation("_cuda", session.spec)
+    for gpus, expected in ((None, {"Count": -1, "DeviceIDs": []}), ("0,2", {"Count": 0, "DeviceIDs": ["0", "2"]})):
+        options = run_mod.RunOptions(scenarios=("Offline",), gpus=gpus)
+        host = created_host_config(session, v, options, tmp_path, passthrough("cuda", gpus))
+        [request] = host["DeviceRequests"]
+        assert request["Capabilities"] == [["gpu"]]
+        assert request["Count"] == expected["Count"] and (request["DeviceIDs"] or []) == expected["DeviceIDs"]
+        assert host["NetworkMode"] == "none"
+
+
+def test_rocm_devices_groups_seccomp_ipc(session, tmp_path):
+    # Character devices standing in for /dev/kfd and the render nodes (root can make them; major 1
+    # minor 3 is /dev/null) so the engine accepts them as it would the real ones.
+    dev = tmp_path / "dev"
+    (dev / "dri").mkdir(parents=True)
+    for name in ("kfd", "dri/renderD128", "dri/renderD129"):
+        os.mknod(dev / name, 0o660 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chown(dev / name, 0, 4242)
+    v = parse_variation("_rocm", session.spec)
+    options = run_mod.RunOptions(scenarios=("Offline",), gpus="renderD129")
+    host = created_host_config(session, v, options, tmp_path, passthrough("rocm", "renderD129", dev_root=dev))
+    devices = {(d["PathOnHost"], d["PathInContainer"]) for d in host["Devices"]}
+    assert devices == {(str(dev / "kfd"), "/dev/kfd"), (str(dev / "dri/renderD129"), "/dev/dri/renderD129")}
+    assert host["GroupAdd"] == ["4242"]
+    assert "seccomp=unconfined" in host["SecurityOpt"]
+    assert host["IpcMode"] == "host"
