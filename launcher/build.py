@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -37,8 +38,9 @@ def image_tag(session: Session, key: ImageKey) -> str:
     return key.tag(session.repository)
 
 
-def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
-                no_cache: bool = False) -> BuildResult:
+def prepare(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
+            no_cache: bool = False) -> BuildRequest:
+    """Everything a build needs, staged: wheels, model, dataset and harness in a fresh context folder."""
     spec = session.spec
     require_supported(variation, spec)
     key = variation.image_key(standin)
@@ -47,9 +49,6 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
     model = spec.models[key.model]
     backend = spec.backend(key.model, key.framework)
     assert model.dataset is not None
-    tag = image_tag(session, key)
-    started = time.monotonic()
-
     base = session.base(key.device)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.config.find_links,
                                offline=offline, log=session.say, python=base.python)
@@ -60,13 +59,13 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
     else:
         model_files = [artifacts.real_artifact(backend.artifact, session.cache, str(variation))]
         dataset_dir = None  # not redistributable: mounted at run time
-
-    ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files, model.dataset, dataset_dir)
-    request = BuildRequest(
+    ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files,
+                        model.dataset, dataset_dir)
+    return BuildRequest(
         context=ctx,
         dockerfile=ctx / "Dockerfile",
         target=key.target,
-        tag=tag,
+        tag=image_tag(session, key),
         build_args={
             "BASE_IMAGE": base.image,
             "PYTHON_VERSION": base.python,
@@ -74,11 +73,20 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
             "SPEC_DIGEST": spec.digest,
             "ARTIFACTS": "standin" if standin else "real",
         },
+        # Bases with set-up steps may need the network (apt) unless offline; every other step never does.
         network="none" if not spec.base(key.device).setup or offline else None,
         no_cache=no_cache,
     )
+
+
+def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
+                no_cache: bool = False) -> BuildResult:
+    started = time.monotonic()
+    request = prepare(session, variation, standin, offline, no_cache)
+    tag = request.tag
     log_path = session.cache / "logs" / f"build-{tag.replace('/', '_').replace(':', '_')}.log"
-    session.say(f"building {tag} from dockerfiles/{key.dockerfile} (target {key.target}, base {base.image}, Python {base.python})")
+    base = request.build_args["BASE_IMAGE"]
+    session.say(f"building {tag} from {request.dockerfile.name} of {variation} (target {request.target}, base {base})")
     try:
         with Status(f"building {tag}", console=session.console) as status:
             def progress(step: str) -> None:
@@ -86,9 +94,22 @@ def build_image(session: Session, variation: Variation, standin: bool = True, of
                 status.update(f"building {tag}: {step[:60]}")
             session.engine.build(request, progress, log_path)
     finally:
-        shutil.rmtree(ctx, ignore_errors=True)
+        shutil.rmtree(request.context, ignore_errors=True)
     seconds = time.monotonic() - started
     info = session.engine.image_info(tag)
     size = info.size if info else 0
     session.say(f"built {tag} in {seconds:.1f} s ({size / 1e6:.0f} MB)")
     return BuildResult(tag, seconds, size)
+
+
+def stage_to(session: Session, variation: Variation, out: Path, standin: bool = True) -> Path:
+    """Write the build context to `out` (for bake or a build elsewhere); refuses a non-empty folder."""
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"--out {out}: exists and is not empty")
+    request = prepare(session, variation, standin)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.rmdir()
+    shutil.move(str(request.context), out)
+    (out / "build-args.json").write_text(json.dumps(request.build_args, indent=1) + "\n")
+    return out

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import base_image, render as render_mod
 from .config import load_config, save_config
-from .errors import MlperfDockerError
+from .errors import MlperfDockerError, UsageError
 from .results import metric
 from .session import Session
 from .spec import load_spec
@@ -143,6 +143,45 @@ def build(
     session = Session.open(spec_path, base)
     result = build_image(session, parse_variation(variation, session.spec), standin=not real, no_cache=no_cache)
     out.print(result.tag, markup=False)
+
+
+@app.command()
+@handled
+def stage(
+    variation: Optional[str] = typer.Option(None, "--variation", "-v", help=VARIATION_HELP),
+    out: Path = typer.Option(..., "--out", help="folder to write the build context into (new or empty)"),
+    real: bool = typer.Option(False, "--real", help="the real model from the cache instead of the stand-in"),
+    base: Optional[list[str]] = BaseOption,
+    spec_path: Optional[Path] = SpecOption,
+) -> None:
+    """Write a variation's build context (Dockerfile, wheels, model, dataset, harness) without building."""
+    from .build import stage_to
+
+    session = Session.open(spec_path, base)
+    out_dir = stage_to(session, parse_variation(variation, session.spec), out, standin=not real)
+    typer.echo(str(out_dir))
+
+
+@app.command()
+@handled
+def matrix(
+    fmt: str = typer.Option("github", "--format", help="github (include-list JSON) or bake (docker-bake.json)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="bake: file to write (default docker-bake.json)"),
+    context_root: str = typer.Option("build/contexts", "--context-root", help="bake: where staged contexts live"),
+    spec_path: Optional[Path] = SpecOption,
+) -> None:
+    """The CI image matrix images.yaml yields."""
+    from . import matrix as matrix_mod
+
+    session = Session.open(spec_path)
+    if fmt == "github":
+        out.print(matrix_mod.github(session.spec, session.repository), markup=False, soft_wrap=True)
+    elif fmt == "bake":
+        target = output or Path("docker-bake.json")
+        target.write_text(json.dumps(matrix_mod.bake(session.spec, session.repository, context_root), indent=2) + "\n")
+        out.print(f"wrote {target}", markup=False)
+    else:
+        raise UsageError(f"--format {fmt!r}: expected github or bake")
 
 
 @app.command()

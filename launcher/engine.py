@@ -179,6 +179,10 @@ class DockerEngine:
             builder = "buildx" if self._has_buildx() else "classic"
         if builder == "buildx":
             args = [self.cli, "buildx", "build", "--load", "--progress=plain"]
+            # Layer cache export/import (CI: type=gha,scope=<image>); buildx only.
+            for flag, var in (("--cache-from", "MLPERF_DOCKER_CACHE_FROM"), ("--cache-to", "MLPERF_DOCKER_CACHE_TO")):
+                if os.environ.get(var):
+                    args += [flag, os.environ[var]]
         else:
             args = [self.cli, "build"]
             env["DOCKER_BUILDKIT"] = "1" if builder == "buildkit" else "0"

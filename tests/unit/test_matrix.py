@@ -1,0 +1,59 @@
+"""The CI matrix, the bake file and `list` must describe the same images."""
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from launcher import matrix
+from launcher.render import ROOT
+from launcher.spec import load_spec
+
+
+def supported_from_list():
+    proc = subprocess.run([sys.executable, "-m", "launcher.cli", "list", "--json"], capture_output=True,
+                          text=True, cwd=ROOT, check=True)
+    return {(r["framework"], r["device"], r["model"], r["precision"]) for r in json.loads(proc.stdout) if r["supported"]}
+
+
+def test_github_matrix_bake_and_list_agree(tmp_path):
+    spec = load_spec()
+    include = json.loads(matrix.github(spec, "mlperf-docker"))["include"]
+    from_matrix = {(e["framework"], e["device"], e["model"], e["precision"]) for e in include}
+    assert from_matrix == supported_from_list()
+    proc = subprocess.run([sys.executable, "-m", "launcher.cli", "matrix", "--format", "bake", "-o",
+                           str(tmp_path / "bake.json")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    bake = json.loads((tmp_path / "bake.json").read_text())
+    targets = {k: v for k, v in bake["target"].items() if not k.startswith("_")}
+    assert set(targets) == {e["name"] for e in include}
+    assert set(bake["group"]["default"]["targets"]) == set(targets)
+    for e in include:
+        t = targets[e["name"]]
+        assert t["tags"] == [e["tag"]] and t["target"] == e["model"] and t["inherits"] == ["_common"]
+        assert e["name"] in bake["group"][e["device"]]["targets"]
+        assert (ROOT / e["dockerfile"]).exists()
+    assert {e["device"] for e in include} <= set(bake["group"])
+
+
+def test_cpu_images_are_smoke_run_gpu_images_only_built():
+    include = json.loads(matrix.github(load_spec(), "x"))["include"]
+    assert all(e["smoke"] == (e["device"] == "cpu") for e in include)
+
+
+def test_workflow_loads_and_reads_the_matrix():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = workflow["jobs"]
+    matrix_step = " ".join(step.get("run", "") for step in jobs["matrix"]["steps"])
+    assert "mlperf-docker matrix --format github" in matrix_step
+    assert "fromJson(needs.matrix.outputs.images)" in jobs["images"]["strategy"]["matrix"]
+    build = " ".join(step.get("run", "") for step in jobs["images"]["steps"])
+    assert "mlperf-docker build --variation" in build
+    assert any("render --check" in step.get("run", "") for step in jobs["test"]["steps"])
+
+
+def test_unknown_format_is_one_line_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "launcher.cli", "matrix", "--format", "csv"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: --format 'csv': expected github or bake"
