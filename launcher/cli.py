@@ -195,12 +195,22 @@ def run(
                                                    help="queries in a test-style performance run"),
     max_batchsize: Optional[int] = typer.Option(None, "--max_batchsize", "--max-batchsize"),
     threads: Optional[int] = typer.Option(None, "--threads", "--num_threads", help="backend threads"),
-    target_qps: Optional[float] = typer.Option(None, "--target_qps", "--target-qps"),
+    target_qps: Optional[float] = typer.Option(None, "--target_qps", "--target-qps", help="Offline and Server"),
+    offline_target_qps: Optional[float] = typer.Option(None, "--offline_target_qps"),
+    server_target_qps: Optional[float] = typer.Option(None, "--server_target_qps"),
     target_latency: Optional[float] = typer.Option(None, "--target_latency", "--target-latency", help="ms"),
+    singlestream_target_latency: Optional[float] = typer.Option(None, "--singlestream_target_latency", help="ms"),
+    multistream_target_latency: Optional[float] = typer.Option(None, "--multistream_target_latency", help="ms"),
     run_style: str = typer.Option("test", "--run_style", "--run-style", help="test (quick) or valid (MLPerf minimums)"),
     hw_name: Optional[str] = typer.Option(None, "--hw_name", "--hw-name", help="system name prefix (default: hostname)"),
     output_dir: Path = typer.Option(Path("mlperf-results"), "--output_dir", "--output-dir",
                                     help="a new folder per run is made inside"),
+    custom_model: Optional[Path] = typer.Option(None, "--model", help="a custom model file (mounted read-only)"),
+    imagenet_path: Optional[Path] = typer.Option(None, "--imagenet_path", "--imagenet-path",
+                                                 help="your ImageNet validation folder (mounted read-only)"),
+    dataset_args: Optional[str] = typer.Option(None, "--dataset_args", "--dataset-args", help="key=value[,key=value]"),
+    rerun: bool = typer.Option(False, "--rerun", help="run even if this configuration has complete results"),
+    clean: bool = typer.Option(False, "--clean", help="remove earlier incomplete runs in --output_dir first"),
     user: Optional[str] = typer.Option(None, "--user", help="UID[:GID] in the container (default: yours)"),
     timeout: float = typer.Option(3600.0, "--timeout", help="stop the benchmark after this many seconds"),
     real: bool = typer.Option(False, "--real", help="the image with the real model instead of the stand-in"),
@@ -210,22 +220,31 @@ def run(
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Run the benchmark for a variation; results land in a new folder under --output_dir."""
-    from . import run as run_mod
+    from . import options as opts, run as run_mod
 
     session = Session.open(spec_path, base)
     parsed = parse_variation(variation, session.spec)
-    options = run_mod.RunOptions(
-        scenarios=run_mod.resolve_scenarios(parsed, scenario),
+    options = opts.RunOptions(
+        scenarios=opts.resolve_scenarios(parsed, scenario),
         mode=mode.lower(),
         count=count,
         test_query_count=test_query_count,
-        max_batchsize=run_mod.resolve_batch_size(parsed, max_batchsize),
+        max_batchsize=opts.resolve_batch_size(parsed, max_batchsize),
         threads=threads,
         target_qps=target_qps,
+        offline_target_qps=offline_target_qps,
+        server_target_qps=server_target_qps,
         target_latency=target_latency,
+        singlestream_target_latency=singlestream_target_latency,
+        multistream_target_latency=multistream_target_latency,
         run_style=run_style,
         hw_name=hw_name,
         output_dir=output_dir,
+        dataset_args=dataset_args,
+        custom_model=custom_model,
+        imagenet_path=imagenet_path,
+        rerun=rerun,
+        clean=clean,
         user=user,
         timeout=timeout,
         standin=not real,
@@ -237,7 +256,8 @@ def run(
     run_dir, results = run_mod.run(session, parsed, options)
     table = Table("scenario", "mode", "performance", "result", "accuracy %", "folder")
     for r in results:
-        table.add_row(r.scenario, r.mode, metric(r), r.validity or "-", f"{r.accuracy:.3f}" if r.accuracy is not None else "-",
+        table.add_row(r.scenario, r.mode, metric(r), r.validity or "-",
+                      f"{r.accuracy:.3f}" if r.accuracy is not None else "-",
                       str(r.path.relative_to(run_dir)))
     out.print(table)
     out.print(f"results: {run_dir}", markup=False)

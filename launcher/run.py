@@ -2,67 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .build import build_image, image_tag
 from .container import ContainerSpec, Mount
 from .devices import Passthrough, check_host, passthrough
 from .errors import RunError, UsageError
+from .options import RunOptions, resolve_batch_size, resolve_scenarios, validate  # noqa: F401 (re-exported)
 from .results import TestResult, collect, new_run_dir, run_name
 from .session import Session
-from .variation import SCENARIOS, Variation, require_supported
+from .variation import Variation, require_supported
 
 RESULTS_MOUNT = "/results"
-MODES = ("accuracy", "performance", "both")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    scenarios: tuple[str, ...] = ()
-    mode: str = "accuracy"
-    count: int | None = None
-    test_query_count: int | None = None
-    max_batchsize: int | None = None
-    threads: int | None = None
-    target_qps: float | None = None
-    target_latency: float | None = None
-    run_style: str = "test"
-    hw_name: str | None = None
-    output_dir: Path = Path("mlperf-results")
-    user: str | None = None
-    timeout: float | None = 3600.0
-    standin: bool = True
-    gpus: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-
-def resolve_scenarios(variation: Variation, flag: str | None) -> tuple[str, ...]:
-    """`--scenario` (comma list, any case) and a `_offline`-style variation must agree; default Offline."""
-    chosen: list[str] = []
-    for item in (flag or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        canonical = SCENARIOS.get(item.lower())
-        if canonical is None:
-            raise UsageError(f"--scenario {item!r}: expected one of {', '.join(SCENARIOS.values())}")
-        if canonical not in chosen:
-            chosen.append(canonical)
-    if variation.scenario and chosen and chosen != [variation.scenario]:
-        raise UsageError(f"--scenario {flag} contradicts the variation _{variation.scenario.lower()}")
-    return tuple(chosen) or ((variation.scenario,) if variation.scenario else ("Offline",))
-
-
-def resolve_batch_size(variation: Variation, flag: int | None) -> int | None:
-    if flag is not None and flag < 1:
-        raise UsageError(f"--max_batchsize {flag}: expected a positive integer")
-    if variation.batch_size and flag and variation.batch_size != flag:
-        raise UsageError(f"--max_batchsize {flag} contradicts the variation _batch_size.{variation.batch_size}")
-    return flag or variation.batch_size
+MODEL_DIR = "/opt/mlperf/model"
+CUSTOM_MODEL_DIR = "/opt/mlperf/custom-model"
+DATASET_DIR = "/opt/mlperf/dataset"
+IMAGENET_MOUNT = "/opt/mlperf/imagenet"
+RUN_RECORD = "run.json"
+INCOMPLETE = "INCOMPLETE"
 
 
 def system_name(session: Session, variation: Variation, hw_name: str | None) -> str:
@@ -72,25 +34,45 @@ def system_name(session: Session, variation: Variation, hw_name: str | None) -> 
     return f"{hw}-reference-{variation.device}-{variation.framework}-v{version}"
 
 
+def _dataset_path(session: Session, variation: Variation, options: RunOptions) -> str:
+    if options.imagenet_path is not None:
+        if session.spec.models[variation.model].dataset != "imagenet":
+            raise UsageError(f"--imagenet_path applies to ImageNet models, not {variation.model}")
+        return IMAGENET_MOUNT
+    if not options.standin:
+        raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
+                         f"give your copy with --imagenet_path DIR")
+    return DATASET_DIR
+
+
 def harness_command(session: Session, variation: Variation, options: RunOptions) -> list[str]:
     backend = session.spec.backend(variation.model, variation.framework)
+    model_path = (f"{CUSTOM_MODEL_DIR}/{options.custom_model.name}" if options.custom_model
+                  else f"{MODEL_DIR}/{backend.artifact.name}")
     args = [
         "--model", variation.model,
         "--backend", variation.framework,
         "--device", variation.device,
-        "--model-path", f"/opt/mlperf/model/{backend.artifact.name}",
-        "--dataset-path", "/opt/mlperf/dataset",
+        "--model-path", model_path,
+        "--dataset-path", _dataset_path(session, variation, options),
         "--output-dir", RESULTS_MOUNT,
         "--system", system_name(session, variation, options.hw_name),
         "--scenario", ",".join(options.scenarios),
         "--mode", options.mode,
         "--run-style", options.run_style,
     ]
-    for flag, value in (("--count", options.count), ("--test-query-count", options.test_query_count),
-                        ("--max-batchsize", options.max_batchsize), ("--threads", options.threads),
-                        ("--target-qps", options.target_qps), ("--target-latency-ms", options.target_latency)):
+    flags = (
+        ("--count", options.count), ("--test-query-count", options.test_query_count),
+        ("--max-batchsize", options.max_batchsize), ("--threads", options.threads),
+        ("--target-qps", options.target_qps), ("--offline-target-qps", options.offline_target_qps),
+        ("--server-target-qps", options.server_target_qps), ("--target-latency-ms", options.target_latency),
+        ("--singlestream-target-latency-ms", options.singlestream_target_latency),
+        ("--multistream-target-latency-ms", options.multistream_target_latency),
+        ("--dataset-args", options.dataset_args),
+    )
+    for flag, value in flags:
         if value is not None:
-            args += [flag, str(value)]
+            args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     return args
 
 
@@ -102,10 +84,15 @@ def container_spec(session: Session, variation: Variation, options: RunOptions, 
                    gpu: Passthrough | None = None) -> ContainerSpec:
     tag = image_tag(session, variation.image_key(options.standin))
     gpu = gpu or passthrough(variation.device, options.gpus)
+    mounts = [Mount(str(run_dir.resolve()), RESULTS_MOUNT)]
+    if options.custom_model:
+        mounts.append(Mount(str(options.custom_model.resolve().parent), CUSTOM_MODEL_DIR, read_only=True))
+    if options.imagenet_path:
+        mounts.append(Mount(str(options.imagenet_path.resolve()), IMAGENET_MOUNT, read_only=True))
     return ContainerSpec(
         image=tag,
         command=harness_command(session, variation, options),
-        mounts=[Mount(str(run_dir.resolve()), RESULTS_MOUNT)],
+        mounts=mounts,
         user=options.user or default_user(),
         network="none",
         environment={"HOME": "/tmp", **gpu.environment, **options.extra_env},
@@ -115,23 +102,6 @@ def container_spec(session: Session, variation: Variation, options: RunOptions, 
         security_opt=list(gpu.security_opt),
         ipc_mode=gpu.ipc_mode,
     )
-
-
-def validate(options: RunOptions) -> None:
-    if options.mode not in MODES:
-        raise UsageError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
-    for name in ("count", "test_query_count", "threads"):
-        value = getattr(options, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name} {value}: expected a positive integer")
-    for name in ("target_qps", "target_latency"):
-        value = getattr(options, name)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name} {value}: expected a positive number")
-    if options.run_style not in ("test", "valid"):
-        raise UsageError(f"--run_style {options.run_style!r}: expected test or valid")
-    if options.user and not re.fullmatch(r"\d+(:\d+)?", options.user):
-        raise UsageError(f"--user {options.user!r}: expected UID or UID:GID (numbers)")
 
 
 def _label(variation: Variation) -> str:
@@ -146,20 +116,52 @@ def dry_run(session: Session, variation: Variation, options: RunOptions) -> str:
     return container_spec(session, variation, options, run_dir).to_cli(docker=Path(session.engine.cli).name)
 
 
+def previous_run(output_dir: Path, signature: str) -> Path | None:
+    """A complete earlier run of the same benchmark in output_dir (the seed skips those without --rerun)."""
+    if not output_dir.is_dir():
+        return None
+    for record in sorted(output_dir.glob(f"*/{RUN_RECORD}"), reverse=True):
+        run_dir = record.parent
+        try:
+            same = json.loads(record.read_text()).get("signature") == signature
+        except (OSError, ValueError):
+            continue
+        if same and not (run_dir / INCOMPLETE).exists():
+            return run_dir
+    return None
+
+
+def clean_incomplete(output_dir: Path, say) -> None:
+    """--clean: remove earlier runs marked INCOMPLETE; complete results are never deleted."""
+    for marker in sorted(output_dir.glob(f"*/{INCOMPLETE}")) if output_dir.is_dir() else []:
+        shutil.rmtree(marker.parent, ignore_errors=True)
+        say(f"removed the incomplete run {marker.parent}")
+
+
 def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Path, list[TestResult]]:
     require_supported(variation, session.spec)
     validate(options)
+    harness_command(session, variation, options)  # dataset/model choices fail here, before any work
+    signature = options.signature(variation)
+    if options.clean:
+        clean_incomplete(options.output_dir, session.say)
+    if not options.rerun and (earlier := previous_run(options.output_dir, signature)):
+        session.say(f"results for this configuration exist in {earlier}; not running again (use --rerun)")
+        return earlier, collect(earlier)
     gpu = passthrough(variation.device, options.gpus)
     if gpu != Passthrough():
         check_host(variation.device, gpu, session.engine.client.info())
-    key = variation.image_key(options.standin)
-    tag = image_tag(session, key)
+    tag = image_tag(session, variation.image_key(options.standin))
     if not session.engine.image_exists(tag):
         session.say(f"image {tag} is not built yet: building it first")
         build_image(session, variation, standin=options.standin)
-    if options.standin:
+    if options.standin and options.imagenet_path is None:
         session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
     run_dir = new_run_dir(options.output_dir, _label(variation))
+    (run_dir / RUN_RECORD).write_text(json.dumps({
+        "signature": signature, "variation": str(variation), "image": tag,
+        "scenarios": list(options.scenarios), "mode": options.mode,
+    }, indent=1) + "\n")
     user = options.user or default_user()
     uid, _, gid = user.partition(":")
     if os.geteuid() == 0 and uid != str(os.getuid()):
@@ -169,7 +171,10 @@ def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Pa
     try:
         status = session.engine.run(spec, lambda line: print(line, flush=True), timeout=options.timeout)
     except KeyboardInterrupt:
-        (run_dir / "INCOMPLETE").write_text("interrupted\n")
+        _mark_incomplete(run_dir, "interrupted\n")
+        raise
+    except RunError:
+        _mark_incomplete(run_dir, "the container failed or timed out\n")
         raise
     if status != 0:
         _mark_incomplete(run_dir, f"harness exited with status {status}\n")
@@ -179,6 +184,6 @@ def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Pa
 
 def _mark_incomplete(run_dir: Path, why: str) -> None:
     try:
-        (run_dir / "INCOMPLETE").write_text(why)
+        (run_dir / INCOMPLETE).write_text(why)
     except OSError:
         pass

@@ -110,7 +110,11 @@ def test_second_run_never_overwrites_the_first(built_image, cli_env, tmp_path):
     assert mlperf_docker(cli_env, *args).returncode == 0
     [first] = out_dir.iterdir()
     digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in first.rglob("*") if p.is_file()}
-    assert mlperf_docker(cli_env, *args).returncode == 0
+    # Without --rerun the seed skips a configuration that has complete results; with it, a new run.
+    skipped = mlperf_docker(cli_env, *args)
+    assert skipped.returncode == 0 and "not running again (use --rerun)" in skipped.stderr
+    assert list(out_dir.iterdir()) == [first]
+    assert mlperf_docker(cli_env, *args, "--rerun").returncode == 0
     runs = sorted(out_dir.iterdir())
     assert len(runs) == 2 and first in runs
     assert digest == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in first.rglob("*") if p.is_file()}

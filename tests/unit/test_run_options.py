@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from launcher import run as run_mod
+from launcher import options as opts, run as run_mod
 from launcher.errors import UsageError
 from launcher.results import new_run_dir
 from launcher.session import Session
+from launcher.spec import load_spec
 from launcher.variation import parse_variation
 
 
@@ -18,35 +19,42 @@ def session():
 
 def test_scenarios(session):
     v = parse_variation(None, session.spec)
-    assert run_mod.resolve_scenarios(v, None) == ("Offline",)
-    assert run_mod.resolve_scenarios(v, "offline, SingleStream") == ("Offline", "SingleStream")
+    assert opts.resolve_scenarios(v, None) == ("Offline",)
+    assert opts.resolve_scenarios(v, "offline, SingleStream") == ("Offline", "SingleStream")
     v = parse_variation("_singlestream", session.spec)
-    assert run_mod.resolve_scenarios(v, None) == ("SingleStream",)
-    assert run_mod.resolve_scenarios(v, "singlestream") == ("SingleStream",)
+    assert opts.resolve_scenarios(v, None) == ("SingleStream",)
+    assert opts.resolve_scenarios(v, "singlestream") == ("SingleStream",)
     with pytest.raises(UsageError, match="contradicts the variation _singlestream"):
-        run_mod.resolve_scenarios(v, "Offline")
+        opts.resolve_scenarios(v, "Offline")
     with pytest.raises(UsageError, match="expected one of Offline"):
-        run_mod.resolve_scenarios(v, "Batch")
+        opts.resolve_scenarios(v, "Batch")
 
 
 def test_batch_size(session):
     v = parse_variation("_batch_size.8", session.spec)
-    assert run_mod.resolve_batch_size(v, None) == 8
-    assert run_mod.resolve_batch_size(v, 8) == 8
+    assert opts.resolve_batch_size(v, None) == 8
+    assert opts.resolve_batch_size(v, 8) == 8
     with pytest.raises(UsageError, match="contradicts the variation _batch_size.8"):
-        run_mod.resolve_batch_size(v, 16)
+        opts.resolve_batch_size(v, 16)
 
 
 @pytest.mark.parametrize("options, message", [
     (dict(mode="fast"), "--mode 'fast'"),
     (dict(count=0), "--count 0"),
-    (dict(target_qps=-1.0), "--target_qps -1.0"),
+    (dict(target_qps=-1.0), "--target_qps -1: expected a positive number"),
+    (dict(singlestream_target_latency=2.0), "--singlestream_target_latency applies to SingleStream, not to"),
+    (dict(scenarios=("SingleStream",), target_qps=10.0), "--target_qps applies to Offline or Server"),
+    (dict(server_target_qps=5.0, scenarios=("Offline",)), "--server_target_qps applies to Server"),
+    (dict(test_query_count=10, run_style="valid"), "contradicts --run_style valid"),
+    (dict(custom_model=Path("/nonexistent/model.onnx")), "--model /nonexistent/model.onnx: no such file"),
+    (dict(imagenet_path=Path("/tmp")), "expected an ImageNet validation folder with val_map.txt"),
+    (dict(dataset_args="cache"), "--dataset_args 'cache': expected key=value"),
     (dict(user="bob"), "--user 'bob'"),
     (dict(run_style="quick"), "--run_style 'quick'"),
 ])
 def test_invalid_options(options, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
-        run_mod.validate(run_mod.RunOptions(**options))
+        opts.validate(opts.RunOptions(**options))
 
 
 def test_dry_run_command(session, tmp_path):
@@ -83,3 +91,54 @@ def test_unwritable_output_dir(tmp_path):
         (tmp_path / "ro").mkdir(mode=0o500)
     with pytest.raises(UsageError, match="--output_dir"):
         new_run_dir(target, "x")
+
+
+def test_seed_flags_reach_the_harness_command(session, tmp_path):
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(b"onnx")
+    imagenet = tmp_path / "imagenet"
+    imagenet.mkdir()
+    (imagenet / "val_map.txt").write_text("a.JPEG 1\n")
+    v = parse_variation(None, session.spec)
+    options = opts.RunOptions(scenarios=("Offline", "Server", "SingleStream", "MultiStream"), mode="both",
+                              offline_target_qps=900.0, server_target_qps=50.5, singlestream_target_latency=0.5,
+                              multistream_target_latency=4.0, target_qps=100.0, threads=2, dataset_args="a=b",
+                              custom_model=model, imagenet_path=imagenet, output_dir=tmp_path / "out")
+    argv = shlex.split(run_mod.dry_run(session, v, options))
+    pairs = dict(zip(argv[argv.index("--model"):][::2], argv[argv.index("--model"):][1::2]))
+    assert pairs["--offline-target-qps"] == "900" and pairs["--server-target-qps"] == "50.5"
+    assert pairs["--singlestream-target-latency-ms"] == "0.5" and pairs["--multistream-target-latency-ms"] == "4"
+    assert pairs["--target-qps"] == "100" and pairs["--threads"] == "2" and pairs["--dataset-args"] == "a=b"
+    assert pairs["--model-path"] == "/opt/mlperf/custom-model/mine.onnx"
+    assert pairs["--dataset-path"] == "/opt/mlperf/imagenet"
+    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "--mount"]
+    assert f"type=bind,source={tmp_path},target=/opt/mlperf/custom-model,readonly" in mounts
+    assert f"type=bind,source={imagenet},target=/opt/mlperf/imagenet,readonly" in mounts
+
+
+def test_real_image_needs_imagenet_path(session, tmp_path):
+    v = parse_variation(None, session.spec)
+    with pytest.raises(UsageError, match="carries no dataset .* --imagenet_path"):
+        run_mod.dry_run(session, v, opts.RunOptions(standin=False, output_dir=tmp_path))
+
+
+def test_signature_ignores_where_results_go():
+    v = parse_variation(None, load_spec())
+    a = opts.RunOptions(output_dir=Path("a"), rerun=True)
+    b = opts.RunOptions(output_dir=Path("b"))
+    assert a.signature(v) == b.signature(v)
+    assert a.signature(v) != opts.RunOptions(count=5).signature(v)
+
+
+def test_previous_run_and_clean(tmp_path):
+    complete = tmp_path / "1-complete"
+    complete.mkdir()
+    (complete / "run.json").write_text('{"signature": "abc"}')
+    broken = tmp_path / "2-broken"
+    broken.mkdir()
+    (broken / "run.json").write_text('{"signature": "abc"}')
+    (broken / "INCOMPLETE").write_text("x")
+    assert run_mod.previous_run(tmp_path, "abc") == complete
+    assert run_mod.previous_run(tmp_path, "other") is None
+    run_mod.clean_incomplete(tmp_path, lambda msg: None)
+    assert complete.exists() and not broken.exists()
