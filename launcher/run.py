@@ -178,7 +178,9 @@ def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Pa
         raise
     if status != 0:
         _mark_incomplete(run_dir, f"harness exited with status {status}\n")
-        raise RunError(f"the benchmark exited with status {status}; what it wrote is kept in {run_dir}")
+        error = RunError(f"the benchmark exited with status {status}; what it wrote is kept in {run_dir}")
+        error.exit_code = status if 0 < status < 256 else RunError.exit_code  # exit with the harness's status
+        raise error
     return run_dir, collect(run_dir)
 
 
