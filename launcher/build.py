@@ -42,6 +42,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
             no_cache: bool = False) -> BuildRequest:
     """Everything a build needs, staged: wheels, model, dataset and harness in a fresh context folder."""
     spec = session.spec
+    offline = offline or session.offline
     require_supported(variation, spec)
     key = variation.image_key(standin)
     if stale_files := [s for s in stale(spec) if s.startswith(key.dockerfile)]:
@@ -51,13 +52,19 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
     assert model.dataset is not None
     base = session.base(key.device)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.config.find_links,
-                               offline=offline, log=session.say, python=base.python)
+                               offline=offline, log=session.say, python=base.python,
+                               index_url=session.index_url, ca_bundle=session.ca_bundle)
+    if offline and not session.engine.image_exists(base.image):
+        raise UsageError(f"base image {base.image} is not in the local image store and an --offline build pulls "
+                         f"nothing; load it (`docker load`) or name a local one (--base {key.device}=IMAGE)")
     if standin:
         made = artifacts.standin(backend.standin, session.cache, log=session.say)
         model_files = sorted((made / "model").iterdir())
         dataset_dir: Path | None = made / "dataset"
     else:
-        model_files = [artifacts.real_artifact(backend.artifact, session.cache, str(variation))]
+        from .fetch import ensure_artifact  # verified against its digest; fetched first unless offline
+
+        model_files = [ensure_artifact(session, backend.artifact, variation, offline)]
         dataset_dir = None  # not redistributable: mounted at run time
     ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files,
                         model.dataset, dataset_dir)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import base_image, render as render_mod
 from .config import load_config, save_config
-from .errors import MlperfDockerError, UsageError
+from .cli_common import (BaseOption, CaBundleOption, IndexUrlOption, MirrorOption, OfflineOption, SpecOption,
+                         VARIATION_HELP, err, handled, out)
+from .errors import UsageError
 from .results import metric
 from .session import Session
 from .spec import load_spec
@@ -24,30 +24,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Build and run the MLPerf inference reference benchmarks in containers.")
 base_app = typer.Typer(no_args_is_help=True, help="Base images for machines that cannot pull.")
 app.add_typer(base_app, name="base")
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-VARIATION_HELP = "CM-style variations, e.g. _pytorch,_cuda,_bert-99 (defaults _cpu,_fp32,_onnxruntime,_resnet50)"
-SpecOption = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC")
-BaseOption = typer.Option(None, "--base", help="DEVICE=IMAGE: use IMAGE as DEVICE's base for this build")
-
-
-def handled(command: Callable) -> Callable:
-    """Turn the tool's errors into one line on stderr and their exit code; no tracebacks."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except MlperfDockerError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("error: interrupted; nothing already written was removed", markup=False)
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 @app.command("list")
@@ -135,12 +111,17 @@ def build(
     base: Optional[list[str]] = BaseOption,
     real: bool = typer.Option(False, "--real", help="bake the real model from the cache instead of the stand-in"),
     no_cache: bool = typer.Option(False, "--no-cache", help="rebuild every layer"),
+    offline: bool = OfflineOption,
+    index_url: Optional[str] = IndexUrlOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    registry_mirror: Optional[str] = MirrorOption,
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Build the image for a variation (tag: <repo>/<framework>-<device>:<model>-<precision>[-standin])."""
     from .build import build_image
 
-    session = Session.open(spec_path, base)
+    session = Session.open(spec_path, base, offline=offline, index_url=index_url, ca_bundle=ca_bundle,
+                           registry_mirror=registry_mirror)
     result = build_image(session, parse_variation(variation, session.spec), standin=not real, no_cache=no_cache)
     out.print(result.tag, markup=False)
 
@@ -217,12 +198,17 @@ def run(
     gpus: Optional[str] = typer.Option(None, "--gpus", help="_cuda: all or GPU indices/UUIDs; _rocm: all, indices or renderD nodes"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the equivalent docker run command and exit"),
     base: Optional[list[str]] = BaseOption,
+    offline: bool = OfflineOption,
+    index_url: Optional[str] = IndexUrlOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    registry_mirror: Optional[str] = MirrorOption,
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Run the benchmark for a variation; results land in a new folder under --output_dir."""
     from . import options as opts, run as run_mod
 
-    session = Session.open(spec_path, base)
+    session = Session.open(spec_path, base, offline=offline, index_url=index_url, ca_bundle=ca_bundle,
+                           registry_mirror=registry_mirror)
     parsed = parse_variation(variation, session.spec)
     options = opts.RunOptions(
         scenarios=opts.resolve_scenarios(parsed, scenario),
@@ -286,6 +272,10 @@ def base_create(
         config = load_config()
         config.bases[device] = tag
         session.say(f"{device} base is now {tag} in {save_config(config)}")
+
+
+from .cli_airgap import register as register_airgap  # noqa: E402  (fetch, bundle save|load)
+register_airgap(app)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import SpecError, UsageError
+from .mirror import normalise as normalise_mirror, rewrite as rewrite_image
 
 Builder = Literal["auto", "buildx", "buildkit", "classic"]
 
@@ -37,6 +38,11 @@ class UserConfig(BaseModel):
     find_links: list[str] = []
     builder: Builder = "auto"
     docker_cli: str | None = None
+    # Air-gapped labs: a registry mirror prefix for remote base images, and the package index and CA
+    # bundle the host-side wheel fetch uses (they never reach an image).
+    registry_mirror: str | None = None
+    index_url: str | None = None
+    ca_bundle: str | None = None
 
 
 def config_path() -> Path:
@@ -89,8 +95,11 @@ def parse_base_overrides(values: list[str] | None) -> dict[str, BaseChoice]:
     return out
 
 
-def base_choice(device: str, default: BaseChoice, cli: dict[str, BaseChoice], config: UserConfig) -> BaseChoice:
-    """The base for a device: --base, then MLPERF_DOCKER_BASE_<DEVICE>[_PYTHON], then the config file."""
+def base_choice(device: str, default: BaseChoice, cli: dict[str, BaseChoice], config: UserConfig,
+                mirror: str | None = None) -> BaseChoice:
+    """The base for a device: --base, then MLPERF_DOCKER_BASE_<DEVICE>[_PYTHON], then the config file.
+
+    A registry `mirror` rewrites every choice but an explicit --base (see launcher/mirror.py)."""
     env_image = os.environ.get(f"MLPERF_DOCKER_BASE_{device.upper()}")
     env_python = os.environ.get(f"MLPERF_DOCKER_BASE_{device.upper()}_PYTHON")
     configured = config.bases.get(device)
@@ -98,9 +107,35 @@ def base_choice(device: str, default: BaseChoice, cli: dict[str, BaseChoice], co
         configured = BaseChoice(image=configured)
     choice = cli.get(device) or (BaseChoice(image=env_image, python=env_python) if env_image else None) \
         or configured or default
-    return BaseChoice(image=choice.image, python=choice.python or default.python)
+    image = choice.image if device in cli else rewrite_image(choice.image, mirror)
+    return BaseChoice(image=image, python=choice.python or default.python)
 
 
 def repository(default: str, config: UserConfig) -> str:
     """The image repository prefix (a lab registry namespace, say) for every tag."""
     return os.environ.get("MLPERF_DOCKER_REPOSITORY") or config.repository or default
+
+
+def _setting(flag: str | None, env: str, configured: str | None) -> str | None:
+    return flag or os.environ.get(env) or configured or None
+
+
+def registry_mirror(flag: str | None, config: UserConfig) -> str | None:
+    """--registry-mirror, then MLPERF_DOCKER_REGISTRY_MIRROR, then `registry_mirror:` in the config."""
+    return normalise_mirror(_setting(flag, "MLPERF_DOCKER_REGISTRY_MIRROR", config.registry_mirror))
+
+
+def index_url(flag: str | None, config: UserConfig) -> str | None:
+    """--index-url, then MLPERF_DOCKER_INDEX_URL, then `index_url:` in the config (host-side pip only)."""
+    return _setting(flag, "MLPERF_DOCKER_INDEX_URL", config.index_url)
+
+
+def ca_bundle(flag: str | Path | None, config: UserConfig) -> Path | None:
+    """--ca-bundle, then MLPERF_DOCKER_CA_BUNDLE, then `ca_bundle:` in the config: a PEM file that must exist."""
+    value = _setting(str(flag) if flag else None, "MLPERF_DOCKER_CA_BUNDLE", config.ca_bundle)
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UsageError(f"CA bundle {value}: no such file (a PEM file of CA certificates)")
+    return path.resolve()

@@ -37,3 +37,15 @@ class RunError(MlperfDockerError):
     """The benchmark container failed or could not be started."""
 
     exit_code = 5
+
+
+class FetchError(MlperfDockerError):
+    """A download failed or a file did not match its digest."""
+
+    exit_code = 6
+
+
+class BundleError(MlperfDockerError):
+    """A bundle is damaged, incomplete or not a bundle."""
+
+    exit_code = 7

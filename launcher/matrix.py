@@ -34,9 +34,7 @@ class Entry:
 
 def entries(spec: Spec, repository: str) -> list[Entry]:
     out = []
-    for combo in spec.matrix():
-        if not combo.supported:
-            continue
+    for combo in spec.supported():
         key = ImageKey(combo.framework, combo.device, combo.model, combo.precision, standin=True)
         base = spec.base(combo.device)
         out.append(Entry(

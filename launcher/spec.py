@@ -232,6 +232,10 @@ class Spec(_Strict):
                     out[(fname, dev)] = models
         return out
 
+    def supported(self) -> list[Combination]:
+        """Every supported (framework, device, model, precision): one image each."""
+        return [c for c in self.matrix() if c.supported]
+
     def matrix(self) -> list[Combination]:
         """Every (framework, device, model) with its first supported precision, or the refusal."""
         rows = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,10 +43,14 @@ def _fingerprint(reqs: list[str], platforms: list[str], python: str, sources: li
 
 
 def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: list[str],
-           offline: bool = False, log=print, python: str | None = None) -> Path:
+           offline: bool = False, log=print, python: str | None = None, index_url: str | None = None,
+           ca_bundle: Path | str | None = None) -> Path:
     """Return a complete wheelhouse directory (wheels + requirements.txt), downloading if needed.
 
-    `python` is the base's Python when an override differs from images.yaml's."""
+    `python` is the base's Python when an override differs from images.yaml's. `index_url` (replacing
+    the install's index) and `ca_bundle` (pip --cert) only say where and how to download the pinned
+    wheels, so they are not part of the fingerprint: a wheelhouse fetched through a lab's index is
+    the one an offline build finds."""
     base = spec.base(device)
     python = python or base.python
     install = spec.install(framework, device)
@@ -71,20 +76,27 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
             "--requirement", str(partial / "requirements.txt")]
     for platform in platforms:
         args += ["--platform", platform]
-    if install.index_url:
-        args += ["--index-url", install.index_url]
+    if index_url or install.index_url:
+        args += ["--index-url", index_url or install.index_url]
+    if ca_bundle:
+        args += ["--cert", str(ca_bundle)]
     for url in install.extra_index_urls:
         args += ["--extra-index-url", url]
     for link in find_links:
         args += ["--find-links", link]
     log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
-    proc = subprocess.run(args, capture_output=True, text=True)
+    env = None
+    if ca_bundle:
+        # pip's HTTP library lets REQUESTS_CA_BUNDLE (often set system-wide) override --cert: point it at the bundle too.
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=str(ca_bundle), PIP_CERT=str(ca_bundle))
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
         last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
         shutil.rmtree(partial, ignore_errors=True)
         raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
-    (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs}, indent=1))
+    files = {p.name: _sha256(p) for p in sorted(partial.glob("*.whl"))}
+    (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs, "files": files}, indent=1))
     old = target.with_name(target.name + ".old")
     if target.exists():
         target.rename(old)
@@ -92,3 +104,24 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     shutil.rmtree(old, ignore_errors=True)
     return target
 
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(target: Path) -> list[tuple[str, str, str]]:
+    """Check a complete wheelhouse's wheels against the sha256 its stamp recorded when they were
+    fetched; returns (wheel, expected, got) for each mismatch ("missing" for a wheel that is gone).
+    Stamps older than the recorded digests have nothing to check."""
+    files = json.loads((target / STAMP).read_text()).get("files", {})
+    bad = []
+    for name, expected in files.items():
+        path = target / name
+        got = _sha256(path) if path.exists() else "missing"
+        if got != expected:
+            bad.append((name, expected, got))
+    return bad

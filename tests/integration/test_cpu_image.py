@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import shutil
 from pathlib import Path
 
-import docker
 import pytest
 import yaml
 from testcontainers.core.container import DockerContainer

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 from launcher.engine import BuildRequest, DockerEngine, StepTracker
 

@@ -2,7 +2,6 @@ import re
 import shutil
 import subprocess
 
-import pytest
 import yaml
 
 from launcher import render

@@ -1,0 +1,100 @@
+"""Commands for air-gapped labs: `fetch` (artifacts and wheels ahead of time) and `bundle save|load`.
+
+cli.py calls register(app). Errors follow the rest of the CLI: one `error: ...` line and the
+error's exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cli_common import handled, out
+from .errors import UsageError
+
+VARIATIONS_HELP = "CM-style variations, e.g. _cpu,_onnxruntime,_resnet50 (repeatable; default: the default variation)"
+
+
+def _variations(session, values: list[str] | None, everything: bool = False):
+    from .fetch import supported_variations
+    from .variation import parse_variation
+
+    if everything and values:
+        raise UsageError("--all and --variation exclude each other; give one")
+    if everything:
+        return supported_variations(session.spec)
+    return [parse_variation(v, session.spec) for v in values] if values else [parse_variation(None, session.spec)]
+
+
+def fetch(
+    variation: Optional[list[str]] = typer.Option(None, "--variation", "-v", help=VARIATIONS_HELP),
+    everything: bool = typer.Option(False, "--all", help="every supported combination in images.yaml"),
+    wheels_only: bool = typer.Option(False, "--wheels-only", help="only the wheels (enough for stand-in images)"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder (default: MLPERF_DOCKER_CACHE or the user cache dir)"),
+    ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="PEM CA bundle for HTTPS (downloads and pip --cert)"),
+    index_url: Optional[str] = typer.Option(None, "--index-url", help="package index for the wheels (host side only)"),
+    jobs: int = typer.Option(3, "--jobs", "-j", help="downloads at a time"),
+    retries: int = typer.Option(3, "--retries", help="resumed retries per download after a dropped connection"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what is needed and whether it is cached; download nothing"),
+    base: Optional[list[str]] = typer.Option(None, "--base", help="DEVICE=IMAGE[,python=X.Y]: wheels for that base's Python"),
+    spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
+) -> None:
+    """Download and verify every model artifact and wheel the images need, for building offline later."""
+    from . import fetch as fetch_mod
+    from .session import Session
+
+    session = Session.open(spec_path, base, index_url=index_url, ca_bundle=ca_bundle)
+    if cache is not None:
+        session.cache = cache.expanduser().resolve()
+    variations = _variations(session, variation, everything)
+    if dry_run:
+        plan = fetch_mod.make_plan(session, variations, models=not wheels_only)
+        for line in fetch_mod.describe(session, plan):
+            out.print(line, markup=False)
+        return
+    report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only)
+    out.print(report.summary(), markup=False)
+
+
+def bundle_save(
+    variation: Optional[list[str]] = typer.Option(None, "--variation", "-v", help=VARIATIONS_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="bundle file to write"),
+    real: bool = typer.Option(False, "--real", help="the images with the real model instead of the stand-in"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
+    spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
+) -> None:
+    """Write the variations' images (docker save) and a verified manifest into one tar file."""
+    from . import bundle as bundle_mod
+    from .session import Session
+
+    session = Session.open(spec_path)
+    saved = bundle_mod.save(session, _variations(session, variation), output, standin=not real, force=force)
+    out.print(f"wrote {saved.path} ({saved.size / 1e6:.1f} MB): {', '.join(saved.tags)}", markup=False)
+
+
+def bundle_load(
+    path: Path = typer.Argument(..., help="bundle file written by `mlperf-docker bundle save`"),
+    repository: Optional[str] = typer.Option(None, "--repository", help="tag the images under this repository instead"),
+    verify_only: bool = typer.Option(False, "--verify-only", help="check the bundle and list its images; load nothing"),
+    spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
+) -> None:
+    """Verify a bundle's checksums, then load its images and tag them; a damaged bundle loads nothing."""
+    from . import bundle as bundle_mod
+    from .session import Session
+
+    session = Session.open(spec_path)
+    loaded = bundle_mod.load(session, path, repository=repository, verify_only=verify_only)
+    verb = "verified" if verify_only else "loaded"
+    for item in loaded:
+        out.print(f"{verb} {item.tag} ({item.id[:19]}, {item.variation})", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `fetch` and the `bundle` sub-commands to the main app."""
+    app.command("fetch")(handled(fetch))
+    bundle_app = typer.Typer(no_args_is_help=True, help="Move images between machines as one verified file.")
+    bundle_app.command("save")(handled(bundle_save))
+    bundle_app.command("load")(handled(bundle_load))
+    app.add_typer(bundle_app, name="bundle")

@@ -1,0 +1,437 @@
+"""Fetch ahead for air-gapped labs: every artifact and wheelhouse some images need, verified, cached.
+
+Artifacts (images.yaml `models.*.backends.*.artifact`) go to their content-addressed path
+(artifacts.artifact_path); wheels go to the wheelhouse an offline build looks for
+(wheelhouse.ensure). Every artifact is checked against its digest (images.yaml's md5/sha256 and
+the lock file's sha256/size); a mismatch deletes the file and fails naming both digests. Downloads
+resume from a `.partial` file with HTTP Range (a server that answers 200 instead restarts them),
+run a few at a time, and use only the standard library: urllib, which honours http(s)_proxy and
+no_proxy; `--ca-bundle` replaces the default trust store for them and for pip (`--cert`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
+
+from . import wheelhouse
+from .artifacts import artifact_path
+from .errors import BuildError, FetchError, MlperfDockerError, UsageError
+from .lockfile import LockFile
+from .session import Session
+from .spec import Artifact, Spec
+from .variation import Variation, require_supported
+
+CHUNK = 1 << 20
+USER_AGENT = "mlperf-docker-fetch/0.1 (+https://github.com/mlperf-docker/mlperf-docker)"
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+
+# ---- what to fetch ------------------------------------------------------------------------------
+
+def supported_variations(spec: Spec) -> list[Variation]:
+    """Every supported (framework, device, model, precision) of the spec, as variations."""
+    return [Variation(device=c.device, framework=c.framework, model=c.model, precision=c.precision)
+            for c in spec.supported()]
+
+
+@dataclass
+class Plan:
+    """The artifacts (by URL) and wheelhouses ((framework, device, python)) the variations need."""
+
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    wheelhouses: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.artifacts) + len(self.wheelhouses)
+
+
+def make_plan(session: Session, variations: list[Variation], models: bool = True) -> Plan:
+    """What the variations' images need; without `models`, only wheels (stand-in images need no artifact)."""
+    plan = Plan()
+    for variation in variations:
+        require_supported(variation, session.spec)
+        backend = session.spec.backend(variation.model, variation.framework)
+        if models:
+            plan.artifacts.setdefault(backend.artifact.url, backend.artifact)
+        key = (variation.framework, variation.device, session.base(variation.device).python)
+        if key not in plan.wheelhouses:
+            plan.wheelhouses.append(key)
+    return plan
+
+
+def fetch_command(variation: Variation) -> str:
+    return f"mlperf-docker fetch --variation _{variation.device},_{variation.framework},_{variation.model},_{variation.precision}"
+
+
+# ---- verification -------------------------------------------------------------------------------
+
+def digests(path: Path) -> tuple[str, str, int]:
+    """(md5, sha256, size) of a file, in one pass."""
+    md5, sha256, size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            md5.update(chunk)
+            sha256.update(chunk)
+            size += len(chunk)
+    return md5.hexdigest(), sha256.hexdigest(), size
+
+
+# ---- downloads ----------------------------------------------------------------------------------
+
+def opener(ca_bundle: Path | None = None) -> urllib.request.OpenerDirector:
+    """urllib with the environment's proxies (build_opener's ProxyHandler) and the given CA bundle."""
+    context = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else ssl.create_default_context()
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+
+
+class _Incomplete(Exception):
+    """The connection ended before Content-Length bytes arrived."""
+
+
+@dataclass
+class Downloader:
+    """One URL into a `.partial` file, resuming with Range across dropped connections."""
+
+    ca_bundle: Path | None = None
+    retries: int = 3
+    timeout: float = 60.0
+    backoff: float = 0.5
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._opener = opener(self.ca_bundle)
+
+    def download(self, url: str, partial: Path, name: str, expected_size: int | None = None,
+                 on_total: Callable[[int | None, int], None] = lambda total, done: None,
+                 on_bytes: Callable[[int], None] = lambda n: None, log: Callable[[str], None] = print) -> None:
+        failures = 0
+        while True:
+            have = partial.stat().st_size if partial.exists() else 0
+            if expected_size is not None and have > expected_size:
+                partial.unlink()
+                have = 0
+            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+            if have:
+                request.add_header("Range", f"bytes={have}-")
+            try:
+                self._once(request, partial, have, on_total, on_bytes, log, name)
+                return
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                if exc.code == 416 and have:
+                    # Nothing left to send from `have` on: the partial is complete, or stale; the digest decides.
+                    if expected_size is None or have == expected_size:
+                        return
+                    partial.unlink()
+                    reason = "the server refused to resume (HTTP 416)"
+                elif exc.code in _RETRY_STATUS:
+                    reason = f"HTTP {exc.code} {exc.reason}"
+                else:
+                    raise FetchError(f"{name}: {url} answered HTTP {exc.code} {exc.reason}") from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException, _Incomplete) as exc:
+                if self.cancel.is_set():
+                    raise FetchError(f"{name}: cancelled") from None
+                reason = _reason(exc)
+            failures += 1
+            kept = partial.stat().st_size if partial.exists() else 0
+            if failures > self.retries:
+                resume = f"; run the same fetch again to resume from byte {kept}" if kept else ""
+                raise FetchError(f"{name}: downloading {url} failed after {failures} tries: {reason}{resume}")
+            log(f"{name}: {reason}; retrying ({failures}/{self.retries}) from byte {kept}")
+            time.sleep(min(self.backoff * 2 ** (failures - 1), 10.0))
+
+    def _once(self, request, partial: Path, have: int, on_total, on_bytes, log, name: str) -> None:
+        with self._opener.open(request, timeout=self.timeout) as response:
+            status = getattr(response, "status", None) or 200
+            length = response.headers.get("Content-Length")
+            mode = "wb"
+            if have and status == 206:
+                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+                if match and int(match[1]) == have:
+                    mode = "ab"
+                else:
+                    log(f"{name}: the server resumed at the wrong offset; starting over")
+            elif have:
+                log(f"{name}: the server ignored the Range request (HTTP {status}); starting over")
+            start = have if mode == "ab" else 0
+            remaining = int(length) if length and length.isdigit() else None
+            on_total(start + remaining if remaining is not None else None, start)
+            received = 0
+            with partial.open(mode) as f:
+                while chunk := response.read(CHUNK):
+                    if self.cancel.is_set():
+                        raise FetchError(f"{name}: cancelled")
+                    f.write(chunk)
+                    received += len(chunk)
+                    on_bytes(len(chunk))
+            if remaining is not None and received < remaining:
+                raise _Incomplete(f"the connection closed after {start + received} of {start + remaining} bytes")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        inner = exc.reason
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({inner.verify_message}; give the lab's CA with --ca-bundle)"
+        return str(getattr(inner, "strerror", None) or inner)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({exc.verify_message}; give the lab's CA with --ca-bundle)"
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"the connection closed after {len(exc.partial)} bytes of the body"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+# ---- one item each ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "artifact" or "wheels"
+    name: str
+    path: Path
+    size: int
+    downloaded: bool
+
+
+def _locked(path: Path):
+    """An exclusive lock beside `path`, so two fetches never write the same partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.with_name(path.name + ".lock"), "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise FetchError(f"another mlperf-docker fetch is downloading {path.name} into {path.parent}; "
+                         "wait for it or stop it") from None
+    return handle
+
+
+def fetch_artifact(artifact: Artifact, cache: Path, lock: LockFile, downloader: Downloader,
+                   progress: "_Bars", log: Callable[[str], None]) -> Outcome:
+    final = artifact_path(artifact, cache)
+    expected = lock.expected(artifact)
+    if final.exists():
+        md5, sha256, size = digests(final)
+        problem = expected.problem(md5, sha256, size)
+        if problem is None:
+            if lock.needs_record(artifact):
+                lock.record(artifact, md5, sha256, size)
+            return Outcome("artifact", artifact.name, final, size, downloaded=False)
+        log(f"{artifact.name}: the cached copy fails verification: {problem}; deleted, fetching it again")
+        final.unlink()
+    partial = final.with_name(final.name + ".partial")
+    handle = _locked(partial)
+    try:
+        task = progress.add(artifact.name, expected.size)
+        downloader.download(artifact.url, partial, artifact.name, expected.size,
+                            on_total=lambda total, done: progress.reset(task, total, done),
+                            on_bytes=lambda n: progress.advance(task, n), log=log)
+        md5, sha256, size = digests(partial)
+        problem = expected.problem(md5, sha256, size)
+        if problem is not None:
+            partial.unlink()
+            progress.done(task, "[red]failed")
+            raise FetchError(f"{artifact.name}: {problem}, downloaded from {artifact.url}; the file was deleted")
+        os.replace(partial, final)
+        progress.done(task)
+    finally:
+        handle.close()
+        Path(str(partial) + ".lock").unlink(missing_ok=True)
+    if lock.needs_record(artifact):
+        lock.record(artifact, md5, sha256, size)
+        log(f"{artifact.name}: md5 verified; recorded sha256 {sha256} and size {size} in {lock.path}")
+    return Outcome("artifact", artifact.name, final, size, downloaded=True)
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
+def fetch_wheels(session: Session, framework: str, device: str, python: str, progress: "_Bars",
+                 log: Callable[[str], None]) -> Outcome:
+    name = f"wheels {framework}-{device} (Python {python})"
+    common = dict(python=python, log=log)
+    try:
+        target = wheelhouse.ensure(session.spec, framework, device, session.cache, session.config.find_links,
+                                   offline=True, **common)
+    except UsageError:
+        target = None
+    if target is not None:
+        bad = wheelhouse.verify(target)
+        if not bad:
+            return Outcome("wheels", name, target, _tree_size(target), downloaded=False)
+        wheel, want, got = bad[0]
+        log(f"{name}: {wheel} fails verification (sha256 expected {want}, got {got}); fetching the wheelhouse again")
+        shutil.rmtree(target)
+    task = progress.add(name, None)
+    try:
+        target = wheelhouse.ensure(session.spec, framework, device, session.cache, session.config.find_links,
+                                   index_url=session.index_url, ca_bundle=session.ca_bundle, **common)
+    except BuildError as exc:
+        progress.done(task, "[red]failed")
+        raise FetchError(str(exc)) from None
+    size = _tree_size(target)
+    progress.reset(task, size, size)
+    progress.done(task)
+    return Outcome("wheels", name, target, size, downloaded=True)
+
+
+# ---- progress -----------------------------------------------------------------------------------
+
+class _Bars:
+    """Rich progress bars with sizes; a task per item being downloaded."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+
+    def add(self, name: str, total: int | None):
+        return self.progress.add_task(name, total=total) if self.progress else None
+
+    def reset(self, task, total: int | None, done: int) -> None:
+        if self.progress is not None:
+            self.progress.update(task, total=total, completed=done)
+
+    def advance(self, task, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(task, n)
+
+    def done(self, task, note: str = "") -> None:
+        if self.progress is not None:
+            item = next(t for t in self.progress.tasks if t.id == task)
+            if note:
+                self.progress.update(task, description=f"{item.description} {note}")
+            elif item.total is None:
+                self.progress.update(task, total=item.completed)
+
+
+def _progress(session: Session) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=session.console)
+
+
+# ---- the command --------------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+    seconds: float
+    cache: Path
+
+    @property
+    def downloaded(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.downloaded]
+
+    def summary(self) -> str:
+        def count(kind: str, items: list[Outcome]) -> str:
+            n = sum(1 for o in items if o.kind == kind)
+            noun = {"artifact": "artifact", "wheels": "wheelhouse"}[kind]
+            return f"{n} {noun}{'' if n == 1 else 's'}"
+
+        total = sum(o.size for o in self.outcomes)
+        if not self.downloaded:
+            return (f"nothing to download: {count('artifact', self.outcomes)} and {count('wheels', self.outcomes)} "
+                    f"already in the cache {self.cache} and verified ({total / 1e6:.1f} MB, {self.seconds:.1f} s)")
+        got = sum(o.size for o in self.downloaded)
+        cached = len(self.outcomes) - len(self.downloaded)
+        return (f"fetched {count('artifact', self.downloaded)} and {count('wheels', self.downloaded)} "
+                f"({got / 1e6:.1f} MB) into {self.cache} in {self.seconds:.1f} s; {cached} already cached")
+
+
+def fetch(session: Session, variations: list[Variation], jobs: int = 3, retries: int = 3,
+          backoff: float = 0.5, timeout: float = 60.0, show_progress: bool = True, models: bool = True) -> Report:
+    """Fetch and verify everything the variations' images need into session.cache."""
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: expected a positive integer")
+    started = time.monotonic()
+    plan = make_plan(session, variations, models)
+    lock = LockFile.beside(session.spec)
+    downloader = Downloader(ca_bundle=session.ca_bundle, retries=retries, backoff=backoff, timeout=timeout)
+    session.cache.mkdir(parents=True, exist_ok=True)
+    progress = _progress(session) if show_progress else None
+    bars = _Bars(progress)
+    log = (lambda m: progress.console.print(m, markup=False)) if progress else session.say
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="fetch")
+    futures = []
+    try:
+        if progress:
+            progress.start()
+        for artifact in plan.artifacts.values():
+            futures.append(pool.submit(fetch_artifact, artifact, session.cache, lock, downloader, bars, log))
+        for framework, device, python in plan.wheelhouses:
+            futures.append(pool.submit(fetch_wheels, session, framework, device, python, bars, log))
+        outcomes, errors = [], []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except MlperfDockerError as exc:
+                errors.append(str(exc))
+            except OSError as exc:  # the cache's disk: full, read-only, permissions
+                errors.append(f"{exc.filename or 'cache'}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        downloader.cancel.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        if progress:
+            progress.stop()
+    if errors:
+        more = f" (and {len(errors) - 1} more: {'; '.join(errors[1:])})" if len(errors) > 1 else ""
+        raise FetchError(errors[0] + more)
+    return Report(outcomes, time.monotonic() - started, session.cache)
+
+
+def ensure_artifact(session: Session, artifact: Artifact, variation: Variation, offline: bool) -> Path:
+    """The cached artifact, verified against its digests; fetched first when missing unless offline."""
+    lock = LockFile.beside(session.spec)
+    if not offline:
+        downloader = Downloader(ca_bundle=session.ca_bundle)
+        return fetch_artifact(artifact, session.cache, lock, downloader, _Bars(None), session.say).path
+    path = artifact_path(artifact, session.cache)
+    if not path.exists():
+        raise UsageError(f"{artifact.name} is not in the cache ({path}) and an --offline build downloads nothing; "
+                         f"run `{fetch_command(variation)}` on a connected machine and bring the cache along")
+    problem = lock.expected(artifact).problem(*digests(path))
+    if problem is not None:
+        path.unlink()
+        raise FetchError(f"{artifact.name} in the cache fails verification: {problem}; the file was deleted: "
+                         f"run `{fetch_command(variation)}` again")
+    return path
+
+
+def describe(session: Session, plan: Plan) -> list[str]:
+    """One line per item of the plan: what, from where, to where, and whether it is cached."""
+    lines = []
+    for artifact in plan.artifacts.values():
+        path = artifact_path(artifact, session.cache)
+        lines.append(f"artifact {artifact.name} from {artifact.url} -> {path} [{'cached' if path.exists() else 'to fetch'}]")
+    for framework, device, python in plan.wheelhouses:
+        target = wheelhouse.wheelhouse_dir(session.cache, framework, device, python)
+        try:
+            wheelhouse.ensure(session.spec, framework, device, session.cache, session.config.find_links,
+                              offline=True, python=python)
+            state = "cached"
+        except UsageError:
+            state = "to fetch"
+        lines.append(f"wheels {framework}-{device} (Python {python}) -> {target} [{state}]")
+    return lines
