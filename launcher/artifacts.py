@@ -27,11 +27,12 @@ def standin(name: str, cache: Path, log=print) -> Path:
 
 
 def _source_digest(module) -> str:
-    """A stand-in is regenerated when its generator or the harness preprocessing it relies on changes."""
+    """A stand-in is regenerated when any generator or the harness dataset code it relies on changes."""
     import mlperf_harness.datasets as datasets
 
     digest = hashlib.sha256()
-    sources = [Path(module.__file__)] + sorted(Path(datasets.__file__).parent.glob("*.py"))
+    standins = Path(__file__).parent / "standins"
+    sources = sorted(standins.glob("*.py")) + sorted(Path(datasets.__file__).parent.glob("*.py"))
     for source in sources:
         digest.update(source.read_bytes())
     return digest.hexdigest()[:12]

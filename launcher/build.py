@@ -61,13 +61,17 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
         made = artifacts.standin(backend.standin, session.cache, log=session.say)
         model_files = sorted((made / "model").iterdir())
         dataset_dir: Path | None = made / "dataset"
+    elif backend.artifact is None:
+        raise UsageError(f"no real {key.model} model for {key.framework}: {backend.real_refuse}")
     else:
         from .fetch import ensure_artifact  # verified against its digest; fetched first unless offline
 
         model_files = [ensure_artifact(session, backend.artifact, variation, offline)]
         dataset_dir = None  # not redistributable: mounted at run time
+    # The classic builder runs every stage before the target: the other models' folders must exist too.
+    siblings = {m: spec.models[m].dataset for m in spec.image_groups[(key.framework, key.device)]}
     ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files,
-                        model.dataset, dataset_dir)
+                        model.dataset, dataset_dir, siblings)
     return BuildRequest(
         context=ctx,
         dockerfile=ctx / "Dockerfile",

@@ -25,8 +25,11 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: list[Path],
-          dataset: str, dataset_dir: Path | None) -> Path:
-    """A fresh context folder under the cache; the caller removes it after the build."""
+          dataset: str, dataset_dir: Path | None, siblings: dict[str, str | None] | None = None) -> Path:
+    """A fresh context folder under the cache; the caller removes it after the build.
+
+    `siblings` (every model of the Dockerfile -> its dataset) get empty folders, so stages other than
+    the target (which the classic builder runs too) find what they COPY."""
     root = cache / "contexts"
     root.mkdir(parents=True, exist_ok=True)
     context = Path(tempfile.mkdtemp(prefix=f"{model}-", dir=root))
@@ -43,5 +46,9 @@ def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: 
     data.mkdir(parents=True)
     if dataset_dir is not None:
         _copy_tree(dataset_dir, data)
+    for other, other_dataset in (siblings or {}).items():
+        (context / "models" / other).mkdir(parents=True, exist_ok=True)
+        if other_dataset:
+            (context / "datasets" / other_dataset).mkdir(parents=True, exist_ok=True)
     _copy_tree(HARNESS_SOURCE, context / "harness" / "mlperf_harness")
     return context

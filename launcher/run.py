@@ -48,7 +48,7 @@ def _dataset_path(session: Session, variation: Variation, options: RunOptions) -
 def harness_command(session: Session, variation: Variation, options: RunOptions) -> list[str]:
     backend = session.spec.backend(variation.model, variation.framework)
     model_path = (f"{CUSTOM_MODEL_DIR}/{options.custom_model.name}" if options.custom_model
-                  else f"{MODEL_DIR}/{backend.artifact.name}")
+                  else f"{MODEL_DIR}/{backend.file_name}")
     args = [
         "--model", variation.model,
         "--backend", variation.framework,

@@ -94,8 +94,22 @@ class Artifact(_Strict):
 
 class Backend(_Strict):
     precisions: list[str]
-    artifact: Artifact
     standin: str
+    # The real model file (URL + digest). Where none is published with a digest, `model_file` names the
+    # file the harness loads (stand-in or a user's --model) and `real_refuse` says why --real is refused.
+    artifact: Optional[Artifact] = None
+    model_file: Optional[str] = None
+    real_refuse: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _artifact_or_reason(self) -> "Backend":
+        if self.artifact is None and not (self.model_file and self.real_refuse):
+            raise ValueError("an `artifact`, or `model_file` with a `real_refuse` reason")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        return self.artifact.name if self.artifact else self.model_file  # type: ignore[return-value]
 
 
 class Dataset(_Strict):

@@ -9,6 +9,15 @@ class HarnessError(Exception):
     """A failure with a message fit for the user; printed without a traceback."""
 
 
+class UsageError(HarnessError):
+    """A bad or out-of-range argument found after parsing (e.g. --count larger
+    than the dataset): reported like an argparse error, exit status 2."""
+
+
+class CountError(UsageError):
+    """--count asks for more samples than the dataset has."""
+
+
 class AlreadyReported(HarnessError):
     """A failure whose ``error:`` line was already printed (by a child process)."""
 

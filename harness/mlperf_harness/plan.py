@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mlperf_harness.errors import HarnessError
 
@@ -69,6 +69,21 @@ class RunPlan:
     test_query_count: int = DEFAULT_TEST_QUERY_COUNT
     target_qps: Optional[float] = None
     target_latency_ms: Optional[float] = None
+    # Scenario-specific targets (--offline-target-qps, --server-target-qps,
+    # --singlestream-target-latency-ms, --multistream-target-latency-ms): they
+    # override the generic ones for their scenario.
+    scenario_target_qps: Dict[str, float] = field(default_factory=dict)
+    scenario_target_latency_ms: Dict[str, float] = field(default_factory=dict)
+    dataset_args: Dict[str, object] = field(default_factory=dict)
+
+    def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
+        """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""
+        return (self.scenario_target_qps.get(scenario, self.target_qps),
+                self.scenario_target_latency_ms.get(scenario, self.target_latency_ms))
+
+
+QPS_SCENARIOS = ("Offline", "Server")
+LATENCY_SCENARIOS = ("SingleStream", "MultiStream", "Server")  # Server: the latency bound
 
 
 @dataclass
@@ -90,6 +105,7 @@ class TestSpec:
     threads: Optional[int]
     user_conf: str  # path of the generated user.conf
     test_dir: str  # LoadGen's log folder (created, empty)
+    dataset_args: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ class SampleLibrary:
         self.samples: Dict[int, np.ndarray] = {}
         self._threads = loader_threads or min(8, os.cpu_count() or 1)
         self._local = threading.local()
+        self._slots: Dict[tuple, np.ndarray] = {}
         self._handle = None
 
     # LoadGen callbacks -------------------------------------------------
@@ -41,25 +42,40 @@ class SampleLibrary:
             self.samples.pop(index, None)
 
     # Used by the SUT ---------------------------------------------------
-    def gather(self, indices: Sequence[int]) -> np.ndarray:
-        """Samples ``indices`` stacked into one batch [N, ...].
+    def gather(self, indices: Sequence[int], slot: Optional[int] = None):
+        """Samples ``indices`` stacked into one batch [N, ...] (a tuple of such
+        batches for multi-input samples, e.g. bert's three token arrays).
 
         A single sample is returned as a view (no copy). Larger batches are
-        copied into a per-thread buffer that is reused, which avoids paying
-        for fresh page faults on every batch; the result is valid until the
-        same thread gathers again.
+        copied into reused buffers, which avoids paying for fresh page faults
+        on every batch: the calling thread's own (valid until it gathers
+        again), or buffer ``slot`` (valid until that slot is gathered into
+        again; the SUT's prefetching hands slots out one batch at a time).
         """
-        if len(indices) == 1:
-            return self.samples[indices[0]][np.newaxis]
         first = self.samples[indices[0]]
-        shape = (len(indices),) + first.shape
-        buf = getattr(self._local, "buf", None)
-        if buf is None or buf.shape[0] < len(indices) or buf.shape[1:] != first.shape \
+        if isinstance(first, tuple):
+            if len(indices) == 1:
+                return tuple(part[np.newaxis] for part in first)
+            return tuple(self._stack((slot, k), [self.samples[i][k] for i in indices])
+                         for k in range(len(first)))
+        if len(indices) == 1:
+            return first[np.newaxis]
+        return self._stack((slot, 0), [self.samples[i] for i in indices])
+
+    def _stack(self, key, arrays: List[np.ndarray]) -> np.ndarray:
+        if key[0] is None:
+            buffers = getattr(self._local, "buffers", None)
+            if buffers is None:
+                buffers = self._local.buffers = {}
+        else:
+            buffers = self._slots
+        first = arrays[0]
+        buf = buffers.get(key)
+        if buf is None or buf.shape[0] < len(arrays) or buf.shape[1:] != first.shape \
                 or buf.dtype != first.dtype:
-            buf = np.empty(shape, dtype=first.dtype)
-            self._local.buf = buf
-        out = buf[: len(indices)]
-        np.stack([self.samples[i] for i in indices], out=out)
+            buf = buffers[key] = np.empty((len(arrays),) + first.shape, dtype=first.dtype)
+        out = buf[: len(arrays)]
+        np.stack(arrays, out=out)
         return out
 
     # LoadGen registration ----------------------------------------------

@@ -88,11 +88,11 @@ def write_kept_file(path: Path, text: str) -> None:
         os.replace(tmp, path)
 
 
-def measurements_text(model_path: str) -> str:
+def measurements_text(model_path: str, input_data_types: str = "fp32") -> str:
     data = {
         "starting_weights_filename": os.path.basename(model_path),
         "retraining": "no",
-        "input_data_types": "fp32",
+        "input_data_types": input_data_types,
         "weight_data_types": "fp32",
         "weight_transformations": "none",
     }

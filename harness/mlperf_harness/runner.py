@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
-from mlperf_harness import loadgen_settings, models, report, results
-from mlperf_harness.accuracy import imagenet as imagenet_accuracy
-from mlperf_harness.datasets.imagenet import read_labels
+from mlperf_harness import datasets, loadgen_settings, models, report, results
+from mlperf_harness.accuracy import scorer
 from mlperf_harness.errors import AlreadyReported, HarnessError
-from mlperf_harness.plan import RunPlan, TestSpec
+from mlperf_harness.plan import LATENCY_SCENARIOS, QPS_SCENARIOS, RunPlan, TestSpec
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -27,41 +26,68 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
+def _notes(plan: RunPlan) -> List[str]:
+    """The harness's own settings, recorded as comments in user.conf."""
+    args = ",".join(f"{k}={v}" for k, v in sorted(plan.dataset_args.items())) or "none"
+    return [f"harness: backend={plan.backend} device={plan.device} "
+            f"max_batchsize={plan.max_batchsize} threads={plan.threads or 'default'} "
+            f"run_style={plan.run_style} count={plan.count or 'all'} dataset_args={args}"]
+
+
+def _warnings(plan: RunPlan) -> List[str]:
+    out = []
+    for scenario in plan.scenarios:
+        ignored = []
+        if plan.target_qps is not None and scenario not in QPS_SCENARIOS:
+            ignored.append("--target-qps")
+        if plan.target_latency_ms is not None and scenario not in LATENCY_SCENARIOS:
+            ignored.append("--target-latency-ms")
+        if ignored:
+            out.append(f"{' and '.join(ignored)} do(es) not apply to {scenario}; ignored")
+    for scenario in list(plan.scenario_target_qps) + list(plan.scenario_target_latency_ms):
+        if scenario not in plan.scenarios:
+            kind = "target-qps" if scenario in plan.scenario_target_qps else "target-latency-ms"
+            out.append(f"--{scenario.lower()}-{kind}: {scenario} is not run; ignored")
+    return out
+
+
 def run_plan(plan: RunPlan) -> int:
     model = models.get_model(plan.model)
     results.check_name("--system", plan.system)
     if not os.path.isfile(plan.model_path):
         raise HarnessError(f"model file {plan.model_path} not found")
-    if model.dataset != "imagenet":
+    if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
-    labels = read_labels(plan.dataset_path, plan.count)
-    total = len(labels)
+    # Opened here for its size and the accuracy script; the tests open their own copy.
+    dataset = datasets.open_dataset(model.dataset, plan.dataset_path, plan.count,
+                                    model_path=plan.model_path, **plan.dataset_args)
+    total = len(dataset)
     perf_count = models.perf_sample_count(model, total)
+    measurements = results.measurements_text(plan.model_path, model.input_data_types)
 
     # Everything is checked before anything is written.
     conf_texts = {}
     tests: List[Tuple[str, str, Path]] = []
     for scenario in plan.scenarios:
+        target_qps, target_latency_ms = plan.targets(scenario)
         text = loadgen_settings.user_conf_text(
             model.loadgen_key, scenario, plan.run_style, perf_count, model.perf_sample_count,
-            plan.test_query_count, plan.target_qps, plan.target_latency_ms)
+            plan.test_query_count, target_qps, target_latency_ms, notes=_notes(plan))
         conf_texts[scenario] = text
         base = results.scenario_dir(plan.output_dir, plan.system, model.name, scenario)
         results.check_kept_file(base / results.USER_CONF, text)
-        results.check_kept_file(base / results.MEASUREMENTS, results.measurements_text(plan.model_path))
+        results.check_kept_file(base / results.MEASUREMENTS, measurements)
         for mode in plan.modes:
             folder = results.test_dir(plan.output_dir, plan.system, model.name, scenario, mode)
             results.check_free(folder)
             tests.append((scenario, mode, folder))
 
+    for warning in _warnings(plan):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     for scenario in plan.scenarios:
-        ignored = loadgen_settings.ignored_targets(scenario, plan.target_qps, plan.target_latency_ms)
-        if ignored:
-            print(f"warning: {' and '.join(ignored)} do(es) not apply to {scenario}; ignored",
-                  file=sys.stderr, flush=True)
         base = results.scenario_dir(plan.output_dir, plan.system, model.name, scenario)
         results.write_kept_file(base / results.USER_CONF, conf_texts[scenario])
-        results.write_kept_file(base / results.MEASUREMENTS, results.measurements_text(plan.model_path))
+        results.write_kept_file(base / results.MEASUREMENTS, measurements)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -74,9 +100,9 @@ def run_plan(plan: RunPlan) -> int:
                 max_batchsize=plan.max_batchsize, threads=plan.threads,
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
-                test_dir=str(folder))
+                test_dir=str(folder), dataset_args=dict(plan.dataset_args))
             _run_child(spec)
-            _finish_test(spec, folder, labels)
+            _finish_test(spec, folder, model, dataset)
     except _Terminated:
         print("error: terminated", file=sys.stderr)
         return 143
@@ -130,7 +156,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _finish_test(spec: TestSpec, folder: Path, labels) -> None:
+def _finish_test(spec: TestSpec, folder: Path, model, dataset) -> None:
     results.remove_empty_trace(folder)
     missing = results.missing_files(folder, results.REQUIRED[spec.mode])
     if missing:
@@ -138,9 +164,9 @@ def _finish_test(spec: TestSpec, folder: Path, labels) -> None:
                            f"{', '.join(missing)} in {folder}")
     summary = results.read_summary(folder / results.SUMMARY)
     if spec.mode == "accuracy":
-        outcome = imagenet_accuracy.evaluate(folder / results.ACCURACY_LOG, labels,
-                                             expect_total=spec.total_count)
-        imagenet_accuracy.write_accuracy(outcome, folder / results.ACCURACY_TXT)
+        outcome = scorer(model.accuracy).score(folder / results.ACCURACY_LOG, dataset,
+                                               expect_total=spec.total_count)
+        (folder / results.ACCURACY_TXT).write_text(outcome.accuracy_txt(), encoding="utf-8")
         print(f"{spec.scenario} accuracy: {outcome.line()}", flush=True)
     else:
         print(report.performance_line(spec.scenario, summary), flush=True)

@@ -46,28 +46,35 @@ def _workers(device: str) -> int:
     return 1 if device == "cpu" else 2
 
 
-def _warm_up(backend, sample_shape, dtype, batch_sizes) -> None:
+def _zeros(sample_spec, size: int):
+    arrays = tuple(np.zeros((size,) + tuple(shape), dtype=dtype) for shape, dtype in sample_spec)
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def _warm_up(backend, sample_spec, batch_sizes) -> None:
     """Run once per batch size before the timed test; a model that cannot take
     the dataset's samples fails here, with a clear message."""
     for size in sorted(set(batch_sizes)):
-        shape = (size,) + tuple(sample_shape)
         try:
-            backend.run(np.zeros(shape, dtype=dtype))
+            backend.run(_zeros(sample_spec, size))
         except Exception as exc:
-            raise HarnessError(
-                f"the model cannot run a {list(shape)} {np.dtype(dtype).name} batch: "
-                f"{describe(exc)}") from None
+            shapes = ", ".join(f"{[size] + list(shape)} {np.dtype(dtype).name}"
+                               for shape, dtype in sample_spec)
+            raise HarnessError(f"the model cannot run a {shapes} batch: {describe(exc)}") from None
 
 
 def run_test(spec: TestSpec) -> None:
     import mlperf_loadgen as lg
 
     model = models.get_model(spec.model)
-    dataset = datasets.open_dataset(model.dataset, spec.dataset_path, spec.total_count)
     backend = backends.create_backend(
         spec.backend, spec.model_path, device=spec.device, threads=spec.threads,
-        input_name=model.input_name, output_names=model.output_names)
+        input_names=model.input_names, outputs=model.outputs, output_names=model.output_names)
     print(f"backend for {spec.scenario} {spec.mode}: {backend.describe()}", flush=True)
+    options = dict(spec.dataset_args)
+    options.setdefault("layout", getattr(backend, "image_format", "NCHW"))
+    dataset = datasets.open_dataset(model.dataset, spec.dataset_path, spec.total_count,
+                                    model_path=spec.model_path, **options)
 
     max_batch = spec.max_batchsize
     if backend.max_batch is not None and backend.max_batch < max_batch:
@@ -76,7 +83,7 @@ def run_test(spec: TestSpec) -> None:
         max_batch = backend.max_batch
     if spec.scenario == "SingleStream":
         max_batch = 1
-    _warm_up(backend, dataset.sample_shape, np.float32, [1, max_batch])
+    _warm_up(backend, dataset.sample_spec, [1, max_batch])
 
     settings = loadgen_settings.build_test_settings(
         model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
@@ -85,7 +92,8 @@ def run_test(spec: TestSpec) -> None:
     qsl = SampleLibrary(dataset, spec.perf_count)
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
-                          max_batchsize=max_batch, workers=_workers(spec.device))
+                          max_batchsize=max_batch, workers=_workers(spec.device),
+                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1")
     sut_handle = sut.construct()
     qsl_handle = qsl.construct()
     try:
@@ -95,6 +103,7 @@ def run_test(spec: TestSpec) -> None:
     finally:
         sut.destroy()
         qsl.destroy()
+    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
     results.remove_empty_trace(Path(spec.test_dir))
 
 

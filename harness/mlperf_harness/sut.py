@@ -7,11 +7,15 @@ Dispatch per scenario:
   only after it completes: run inline, in max-batchsize chunks.
 - Offline: one huge query: split into max-batchsize chunks and queue them to
   a WorkerPool, returning at once.
-- Server: queries arrive on a schedule: queue each to the WorkerPool, whose
-  workers coalesce what is waiting into batches.
+- Server: queries arrive on a schedule: queue each to the WorkerPool, which
+  coalesces what is waiting into batches.
+With ``prefetch`` (MLPERF_HARNESS_PREFETCH=1) one thread gathers the next
+batch (copies the samples together) while the workers run the current one;
+off by default: on a 2-core machine the copy competes with the framework's
+threads and the benchmark showed no gain.
 
 Each sample's response is the postprocessed result row (for resnet50 one
-int32 label). The result array backs the response pointers and is kept
+int32 label; for bert float32 [384, 2] start/end logits). The result array backs the response pointers and is kept
 alive until QuerySamplesComplete returns. Any failure calls ``on_error``
 (default: print one ``error:`` line and exit the process), because an
 exception escaping a LoadGen callback aborts and an uncompleted query hangs.
@@ -19,6 +23,7 @@ exception escaping a LoadGen callback aborts and an uncompleted query hangs.
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -41,6 +46,7 @@ class SystemUnderTest:
         workers: int = 1,
         complete: Optional[Callable] = None,
         on_error: Callable[[str], None] = abort,
+        prefetch: bool = False,
     ) -> None:
         import mlperf_loadgen as lg
 
@@ -55,10 +61,14 @@ class SystemUnderTest:
         self._response = lg.QuerySampleResponse
         self._complete_fn = complete or lg.QuerySamplesComplete
         self.completed = 0
+        self.batches = 0
+        self.largest_batch = 0
+        self._stats = threading.Lock()
         self.pool: Optional[WorkerPool] = None
         if scenario in POOLED_SCENARIOS:
-            self.pool = WorkerPool(self.run_batch, workers=workers, max_batch=self.max_batchsize,
-                                   coalesce=(scenario == "Server"), on_error=on_error)
+            self.pool = WorkerPool(self._execute, workers=workers, max_batch=self.max_batchsize,
+                                   coalesce=(scenario == "Server"), on_error=on_error,
+                                   prepare=self._prepare if prefetch else None)
         self._handle = None
 
     # LoadGen callbacks -------------------------------------------------
@@ -80,9 +90,24 @@ class SystemUnderTest:
 
     # Work ----------------------------------------------------------------
     def run_batch(self, samples: Sequence) -> None:
-        batch = self.qsl.gather([s.index for s in samples])
+        self._execute(samples, self.qsl.gather([s.index for s in samples]))
+
+    def _prepare(self, samples: Sequence, slot: int):
+        return self.qsl.gather([s.index for s in samples], slot=slot)
+
+    def _execute(self, samples: Sequence, batch=None) -> None:
+        if batch is None:
+            batch = self.qsl.gather([s.index for s in samples])
         outputs = self.backend.run(batch)
         self.complete(samples, self.postprocess(outputs))
+        with self._stats:
+            self.batches += 1
+            if len(samples) > self.largest_batch:
+                self.largest_batch = len(samples)
+
+    def stats_line(self) -> str:
+        return (f"sut: {self.completed} samples in {self.batches} batches, largest batch "
+                f"{self.largest_batch} (max-batchsize {self.max_batchsize})")
 
     def complete(self, samples: Sequence, results: np.ndarray) -> None:
         results = np.ascontiguousarray(results)

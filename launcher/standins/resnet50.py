@@ -1,14 +1,30 @@
-"""A resnet50 stand-in: a tiny ONNX model with resnet50_v1.onnx's signature and
-a synthetic ImageNet-layout dataset whose top-1 accuracy is known exactly.
+"""A resnet50 stand-in: a tiny model with the reference resnet50's signature,
+in each backend's format, and a synthetic ImageNet-layout dataset whose top-1
+accuracy is known exactly.
 
-No download, no GPU, no onnxruntime: numpy, pillow and onnx only, plus the
+No download, no GPU, no onnxruntime: numpy, pillow and onnx, plus the
 harness's own ``preprocess`` so labels are computed on exactly what the
-harness will feed the model.
+harness will feed the model. The other formats need their framework on the
+host, imported only when that format is asked for (torch for pytorch,
+tensorflow for tf and tflite).
 
-Model (opset 11): input ``input_tensor:0`` float32 [N,3,224,224] ->
-AveragePool 28x28/28 -> [N,3,8,8] -> Flatten [N,192] -> Gemm (seeded
-weights [192,1001] + bias) = logits -> Softmax -> ``softmax_tensor:0``
-[N,1001]; ArgMax(logits, axis=1) -> ``ArgMax:0`` int64 [N].
+Model: input float32 images -> 28x28/28 average pool -> [N,3,8,8] ->
+flatten [N,192] -> dense (seeded weights [192,1001] + bias) = logits ->
+softmax ``softmax_tensor`` [N,1001] and ``ArgMax`` int64 [N]. One set of
+seeded weights, exported per backend (``generate(out, backend=...)``):
+
+- onnxruntime: ``resnet50_v1.onnx`` (opset 11), input ``input_tensor:0``
+  NCHW [N,3,224,224], outputs ``ArgMax:0``, ``softmax_tensor:0``.
+- pytorch: ``resnet50-19c8e357.pth`` (the reference artifact's name), a
+  TorchScript archive taking NCHW and returning a dict keyed by the ONNX
+  output names.
+- tf: ``resnet50_v1.pb``, a frozen GraphDef as the reference's: placeholder
+  ``input_tensor`` NHWC [N,224,224,3], ``ArgMax``, ``softmax_tensor``.
+- tflite: ``resnet50_v1.tflite``, that graph converted (dynamic batch).
+
+NHWC flattens the pooled grid in (h, w, c) order rather than (c, h, w): the
+tf/tflite weight rows are the same numbers, permuted to match, so every
+format computes the same logits.
 
 Dataset: ``val_map.txt`` + ``ILSVRC2012_val_%08d.JPEG`` (1-based), smooth
 seeded patterns plus noise at varied non-square sizes (300..500 px a side).
@@ -24,9 +40,10 @@ the correct ones are spread evenly: the whole set has round_half_up(n*f)
 correct and so does any prefix (--count c gives round_half_up(c*f) / c).
 Other samples get a different label.
 
-Same arguments + same library versions -> byte-identical files.
+Same arguments + same library versions -> byte-identical files (the dataset
+is the same for every backend).
 
-    python -m launcher.standins.resnet50 OUT_DIR [--samples N] [--top1 F] [--seed S]
+    python -m launcher.standins.resnet50 OUT_DIR [--backend NAME] [--samples N] [--top1 F] [--seed S]
 """
 
 from __future__ import annotations
@@ -34,8 +51,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import linecache
 import math
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -66,6 +85,13 @@ MODEL_FILE = "resnet50_v1.onnx"
 INPUT = "input_tensor:0"
 OUT_ARGMAX = "ArgMax:0"
 OUT_SOFTMAX = "softmax_tensor:0"
+# backend -> model file (the reference artifact's name, which the launcher passes as --model-path)
+MODEL_FILES = {
+    "onnxruntime": MODEL_FILE,
+    "pytorch": "resnet50-19c8e357.pth",
+    "tf": "resnet50_v1.pb",
+    "tflite": "resnet50_v1.tflite",
+}
 
 
 def weights(seed: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -100,6 +126,125 @@ def build_model(w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
     model.doc_string = "Synthetic stand-in with resnet50_v1.onnx's inputs and outputs; not a real model."
     onnx.checker.check_model(model)
     return model
+
+
+# TorchScript keeps the module's source and its file name in the archive; compiling it from this
+# string under a fixed name keeps the archive independent of where the checkout lives.
+_TORCH_SOURCE = """
+from typing import Dict
+
+import torch
+
+
+class ResNet50Standin(torch.nn.Module):
+    def __init__(self, weight, bias):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+
+    def forward(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
+        pooled = torch.nn.functional.avg_pool2d(images, 28, 28)
+        logits = torch.flatten(pooled, 1) @ self.weight + self.bias
+        return {"ArgMax:0": torch.argmax(logits, 1),
+                "softmax_tensor:0": torch.softmax(logits, 1)}
+"""
+
+
+_COMPILED: Dict[str, dict] = {}
+
+
+def compile_torch_source(source: str, filename: str) -> dict:
+    """Exec ``source`` as a module whose file is ``filename`` (registered with linecache, so
+    torch.jit.script can read the source back). Once per process: TorchScript renames a
+    second class of the same name, which would change the archive."""
+    if filename not in _COMPILED:
+        lines = source.splitlines(keepends=True)
+        linecache.cache[filename] = (len(source), None, lines, filename)
+        namespace = {"__name__": filename.rsplit("/", 1)[-1].removesuffix(".py")}
+        exec(compile(source, filename, "exec"), namespace)
+        _COMPILED[filename] = namespace
+    return _COMPILED[filename]
+
+
+def torchscript_bytes(module) -> bytes:
+    import warnings
+
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10 deprecates TorchScript
+        torch.jit.save(torch.jit.script(module.eval()), buf)
+    return buf.getvalue()
+
+
+def build_torchscript(w: np.ndarray, b: np.ndarray) -> bytes:
+    import torch
+
+    namespace = compile_torch_source(_TORCH_SOURCE, "mlperf_docker_standins/resnet50_torch.py")
+    module = namespace["ResNet50Standin"](torch.from_numpy(w.copy()), torch.from_numpy(b.copy()))
+    return torchscript_bytes(module)
+
+
+def nhwc_weights(w: np.ndarray) -> np.ndarray:
+    """Rows of ``w`` reordered from (c, h, w) to (h, w, c) flattening: the same weights for NHWC."""
+    return np.ascontiguousarray(
+        w.reshape(3, GRID, GRID, CLASSES).transpose(1, 2, 0, 3).reshape(FEATURES, CLASSES))
+
+
+def build_frozen_graph(w: np.ndarray, b: np.ndarray) -> bytes:
+    """The TF graph (NHWC), frozen: constants only, no variables, as resnet50_v1.pb."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, 224, 224, 3], name=INPUT.split(":")[0])
+        pooled = tf.nn.avg_pool2d(images, ksize=POOL, strides=POOL, padding="VALID", name="pool")
+        features = tf.reshape(pooled, [-1, FEATURES], name="features")
+        kernel = tf.constant(nhwc_weights(w), name="dense/kernel")
+        logit = tf.nn.bias_add(tf.matmul(features, kernel), tf.constant(b, name="dense/bias"),
+                               name="logits")
+        tf.nn.softmax(logit, name=OUT_SOFTMAX.split(":")[0])
+        tf.math.argmax(logit, axis=1, output_type=tf.int64, name=OUT_ARGMAX.split(":")[0])
+    return graph.as_graph_def().SerializeToString(deterministic=True)
+
+
+def build_tflite(w: np.ndarray, b: np.ndarray) -> bytes:
+    """The frozen graph converted to TFLite, batch dimension left dynamic."""
+    import tensorflow as tf
+
+    graph = build_frozen_graph(w, b)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "frozen.pb"
+        path.write_bytes(graph)
+        converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(path), [INPUT.split(":")[0]],
+            [OUT_ARGMAX.split(":")[0], OUT_SOFTMAX.split(":")[0]],
+            input_shapes={INPUT.split(":")[0]: [None, 224, 224, 3]})
+        return converter.convert()
+
+
+def model_bytes(backend: str, w: np.ndarray, b: np.ndarray) -> bytes:
+    if backend == "onnxruntime":
+        return build_model(w, b).SerializeToString(deterministic=True)
+    if backend == "pytorch":
+        return build_torchscript(w, b)
+    if backend == "tf":
+        return build_frozen_graph(w, b)
+    if backend == "tflite":
+        return build_tflite(w, b)
+    raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(MODEL_FILES)}")
+
+
+def export_model(path, backend: str, seed: int = 0) -> Path:
+    """Write just the model for ``backend`` (the weights ``generate`` uses for ``seed``) to ``path``."""
+    w, b = weights(seed)
+    path = Path(path)
+    path.write_bytes(model_bytes(backend, w, b))
+    return path
 
 
 def logits(sample: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -152,8 +297,11 @@ def correct_count(i: int, fraction: float) -> int:
     return int(math.floor(i * fraction + 0.5))
 
 
-def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, seed: int = 0) -> Dict:
-    """Write the stand-in model, dataset and expected.json under ``out_dir``."""
+def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, seed: int = 0,
+             backend: str = "onnxruntime") -> Dict:
+    """Write the stand-in model (in ``backend``'s format), dataset and expected.json under ``out_dir``."""
+    if backend not in MODEL_FILES:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(MODEL_FILES)}")
     if n_samples < 1:
         raise ValueError("n_samples must be at least 1")
     if not 0.0 <= top1_fraction <= 1.0:
@@ -164,8 +312,8 @@ def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, s
     data_dir.mkdir(parents=True, exist_ok=True)
 
     w, b = weights(seed)
-    model_path = model_dir / MODEL_FILE
-    model_path.write_bytes(build_model(w, b).SerializeToString(deterministic=True))
+    model_path = model_dir / MODEL_FILES[backend]
+    model_path.write_bytes(model_bytes(backend, w, b))
 
     lines = []
     good = 0
@@ -191,7 +339,7 @@ def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, s
     (data_dir / "val_map.txt").write_text("".join(lines), encoding="utf-8")
 
     expected = {"top1": round(100.0 * good / n_samples, 3), "good": good, "total": n_samples,
-                "generator": "resnet50", "version": VERSION}
+                "generator": "resnet50", "version": VERSION, "backend": backend}
     (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
     return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
 
@@ -200,12 +348,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.standins.resnet50",
                                      description="Write the resnet50 stand-in model and dataset.")
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--backend", default="onnxruntime", choices=sorted(MODEL_FILES))
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--top1", type=float, default=0.75, help="fraction labelled correctly")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        info = generate(args.out_dir, args.samples, args.top1, args.seed)
+        info = generate(args.out_dir, args.samples, args.top1, args.seed, backend=args.backend)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,10 @@
 """Helpers shared by the harness tests (a uniquely named module, so it
 cannot collide with other test folders' helpers)."""
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -14,4 +17,43 @@ def harness_env() -> dict:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(HARNESS), str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("MLPERF_HARNESS_DEBUG", None)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
+
+
+def harness_command(*args) -> list:
+    return [sys.executable, "-m", "mlperf_harness", *map(str, args)]
+
+
+def run_harness(args, cwd, timeout=240):
+    return subprocess.run(harness_command(*args), cwd=cwd, env=harness_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start_harness(args, cwd):
+    """Start the harness in the background (collect with ``finish``)."""
+    return subprocess.Popen(harness_command(*args), cwd=cwd, env=harness_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc, timeout=300):
+    stdout, stderr = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def mllog(detail_path) -> dict:
+    """``:::MLLOG {json}`` lines of mlperf_log_detail.txt -> {key: value} (first wins)."""
+    values = {}
+    for line in Path(detail_path).read_text(encoding="utf-8").splitlines():
+        if line.startswith(":::MLLOG "):
+            entry = json.loads(line[len(":::MLLOG "):])
+            values.setdefault(entry["key"], entry["value"])
+    return values
+
+
+def test_folder(out, system, model, scenario, mode) -> Path:
+    base = Path(out) / system / model / scenario
+    return base / "performance" / "run_1" if mode == "performance" else base / "accuracy"
+
+
+test_folder.__test__ = False  # a helper, not a pytest test

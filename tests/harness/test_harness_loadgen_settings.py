@@ -51,6 +51,7 @@ def test_valid_style_only_what_was_asked():
 
 def test_ignored_targets():
     assert ignored_targets("Offline", 10.0, 5.0) == ["--target-latency-ms"]
+    assert ignored_targets("Server", 10.0, 5.0) == []  # target_latency: Server's latency bound
     assert ignored_targets("SingleStream", 10.0, None) == ["--target-qps"]
     assert ignored_targets("Server", None, None) == []
 

@@ -54,7 +54,7 @@ class Collector:
                 self.done.set()
 
 
-def _sut(scenario, backend, collector, errors=None, max_batchsize=4):
+def _sut(scenario, backend, collector, errors=None, max_batchsize=4, prefetch=False):
     qsl = SampleLibrary(FakeDataset(), perf_count=50, loader_threads=2)
     qsl.load_samples(list(range(50)))
     def on_error(message):
@@ -63,14 +63,15 @@ def _sut(scenario, backend, collector, errors=None, max_batchsize=4):
         errors.append(message)
 
     sut = SystemUnderTest(scenario, backend, qsl, argmax_labels(1), max_batchsize=max_batchsize,
-                          complete=collector, on_error=on_error)
+                          complete=collector, on_error=on_error, prefetch=prefetch)
     return sut, qsl
 
 
+@pytest.mark.parametrize("prefetch", [False, True])
 @pytest.mark.parametrize("scenario", ["Offline", "SingleStream", "MultiStream", "Server"])
-def test_every_sample_completed_with_its_label(scenario):
+def test_every_sample_completed_with_its_label(scenario, prefetch):
     backend, collector = FakeBackend(), Collector()
-    sut, _ = _sut(scenario, backend, collector)
+    sut, _ = _sut(scenario, backend, collector, prefetch=prefetch)
     samples = [Sample(id=1000 + i, index=(i * 7) % 50) for i in range(30)]
     collector.expected = len(samples)
     if scenario == "Offline":
@@ -98,10 +99,11 @@ def test_failure_is_reported_not_raised():
     sut.destroy()
 
 
-def test_failure_in_worker_is_reported():
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_failure_in_worker_is_reported(prefetch):
     errors = []
     backend, collector = FakeBackend(fail_on=3), Collector()
-    sut, _ = _sut("Offline", backend, collector, errors)
+    sut, _ = _sut("Offline", backend, collector, errors, prefetch=prefetch)
     sut.issue_queries([Sample(i, i) for i in range(8)])
     sut.destroy()  # joins the workers
     assert errors and "boom" in errors[0]
@@ -167,3 +169,74 @@ def test_failing_backend_under_loadgen_exits_cleanly(tmp_path, scenario):
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "StartTest returned" not in proc.stdout
     assert proc.stderr.strip().splitlines() == ["error: inference failed: RuntimeError: device lost"]
+
+
+class SlowBackend(FakeBackend):
+    def run(self, batch):
+        import time
+
+        time.sleep(0.02)
+        return super().run(batch)
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_server_never_blocks_the_issue_thread_and_coalesces(prefetch):
+    """Server: issue_queries only queues (LoadGen's schedule must not wait for
+    inference); the worker batches whatever queued up meanwhile, up to max-batchsize."""
+    import time
+
+    backend, collector = SlowBackend(), Collector()
+    sut, _ = _sut("Server", backend, collector, max_batchsize=8, prefetch=prefetch)
+    samples = [Sample(id=i, index=i % 50) for i in range(40)]
+    collector.expected = len(samples)
+    slowest = 0.0
+    for s in samples:
+        start = time.perf_counter()
+        sut.issue_queries([s])
+        slowest = max(slowest, time.perf_counter() - start)
+    assert slowest < 0.01  # one inference takes 20 ms
+    assert collector.done.wait(10)
+    sut.destroy()
+    assert collector.got == {s.id: s.index for s in samples}
+    assert max(backend.batches) == 8 and len(backend.batches) < 40
+
+
+def test_tuple_samples_are_gathered_per_input():
+    class Pairs:
+        sample_spec = [((2,), np.int64), ((2,), np.int64)]
+
+        def __len__(self):
+            return 4
+
+        def load(self, index):
+            return np.full(2, index, np.int64), np.full(2, -index, np.int64)
+
+    qsl = SampleLibrary(Pairs(), perf_count=4, loader_threads=1)
+    qsl.load_samples([0, 1, 2, 3])
+    one = qsl.gather([2])
+    assert isinstance(one, tuple) and one[0].shape == (1, 2) and one[1][0, 0] == -2
+    a, b = qsl.gather([3, 1])
+    assert a.tolist() == [[3, 3], [1, 1]] and b.tolist() == [[-3, -3], [-1, -1]]
+
+
+def test_prefetched_batches_are_not_overwritten_while_running():
+    """Prefetch gathers ahead into a fixed set of buffers: each batch the backend
+    sees must still hold its own samples when it runs."""
+    import time
+
+    class Checking(FakeBackend):
+        def run(self, batch):
+            first = batch[:, 0, 0].copy()
+            time.sleep(0.005)  # the gatherer runs ahead meanwhile
+            assert (batch[:, 0, 0] == first).all(), "batch overwritten"
+            return super().run(batch)
+
+    errors = []
+    backend, collector = Checking(), Collector()
+    sut, _ = _sut("Offline", backend, collector, errors, max_batchsize=4, prefetch=True)
+    samples = [Sample(id=i, index=(i * 13) % 50) for i in range(120)]
+    collector.expected = len(samples)
+    sut.issue_queries(samples)
+    assert collector.done.wait(10)
+    sut.destroy()
+    assert not errors and collector.got == {s.id: s.index for s in samples}

@@ -49,6 +49,8 @@ def test_refusal_reasons(combo, fragment):
     (lambda r: r["models"]["resnet50"]["backends"]["onnxruntime"]["artifact"].pop("md5"),
      "models.resnet50.backends.onnxruntime.artifact: expected a digest"),
     (lambda r: r["models"]["resnet50"].update(colour="red"), "models.resnet50.colour: an unknown key"),
+    (lambda r: r["models"]["resnet50"]["backends"]["tflite"].pop("real_refuse"),
+     "models.resnet50.backends.tflite: expected an `artifact`, or `model_file` with a `real_refuse` reason"),
     (lambda r: r["devices"].update(tpu={}), "devices.tpu: expected exactly one of `base` or `refuse`"),
     (lambda r: r["models"]["resnet50"].update(dataset="coco"), "models.resnet50.dataset: unknown dataset 'coco'"),
     (lambda r: r["frameworks"]["onnxruntime"]["installs"].update(gpu={"requirements": []}),

@@ -38,6 +38,9 @@ class AccuracyResult:
     def line(self) -> str:
         return f"accuracy={self.percent:.3f}%, good={self.good}, total={self.total}"
 
+    def accuracy_txt(self) -> str:
+        return self.line() + "\n"
+
 
 def load_log(path) -> list:
     path = Path(path)
@@ -88,8 +91,13 @@ def evaluate(log_path, labels: Sequence[int], expect_total: Optional[int] = None
     return AccuracyResult(good=good, total=len(seen), duplicates=duplicates)
 
 
+def score(log_path, dataset, expect_total: Optional[int] = None) -> AccuracyResult:
+    """Score the accuracy log of a run on ``dataset`` (an ImagenetDataset)."""
+    return evaluate(log_path, dataset.labels, expect_total=expect_total)
+
+
 def write_accuracy(result: AccuracyResult, path) -> None:
-    Path(path).write_text(result.line() + "\n", encoding="utf-8")
+    Path(path).write_text(result.accuracy_txt(), encoding="utf-8")
 
 
 def main(argv=None) -> int:

@@ -8,12 +8,13 @@ error rather than a CPU run under the accelerator's name.
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from mlperf_harness.backends.common import (as_inputs, check_model_file, first_line, fixed_batch,
+                                            match_names)
 from mlperf_harness.errors import HarnessError
 
 try:
@@ -30,23 +31,22 @@ PROVIDERS = {
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    image_format = "NCHW"
 
     def __init__(
         self,
         model_path: str,
         device: str = "cpu",
         threads: Optional[int] = None,
-        input_name: Optional[str] = None,
+        input_names: Sequence[str] = (),
+        outputs: Sequence[str] = (),
         output_names: Sequence[str] = (),
     ) -> None:
-        if device not in PROVIDERS:
-            raise HarnessError(
-                f"onnxruntime: unknown device {device!r}; choose {', '.join(PROVIDERS)}")
-        if not os.path.isfile(model_path):
-            raise HarnessError(f"model file {model_path} not found")
+        check_model_file(model_path)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
+        self.threads = threads
         wanted = PROVIDERS[device]
         available = ort.get_available_providers()
         if wanted[0] not in available:
@@ -59,7 +59,7 @@ class OnnxRuntimeBackend:
                 self.session = ort.InferenceSession(
                     model_path, sess_options=options, providers=wanted)
         except Exception as exc:  # ORT raises its own exception types
-            raise HarnessError(f"onnxruntime cannot load {model_path}: {_first_line(exc)}") from None
+            raise HarnessError(f"onnxruntime cannot load {model_path}: {first_line(exc)}") from None
         self.providers: List[str] = list(self.session.get_providers())
         if wanted[0] not in self.providers:
             # ORT falls back to CPU silently when the accelerator cannot start
@@ -71,31 +71,22 @@ class OnnxRuntimeBackend:
                 "in the container?")
 
         inputs = self.session.get_inputs()
-        names = [i.name for i in inputs]
-        if input_name and input_name in names:
-            self.input = inputs[names.index(input_name)]
-        elif len(inputs) == 1:
-            self.input = inputs[0]
-        else:
-            raise HarnessError(
-                f"{model_path}: cannot pick the input (expected {input_name!r}; has {names})")
-        available = [o.name for o in self.session.get_outputs()]
-        missing = [n for n in output_names if n not in available]
-        if missing:
-            raise HarnessError(
-                f"{model_path}: output(s) {', '.join(missing)} not in the model "
-                f"(it has {', '.join(available)})")
-        self.output_names = list(output_names) or available
-        batch_dim = self.input.shape[0] if self.input.shape else None
-        self.max_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
+        self.input_names = match_names(list(input_names), [i.name for i in inputs], "input(s)",
+                                       model_path)
+        if len(self.input_names) != len(inputs):
+            raise HarnessError(f"{model_path}: the model has inputs {[i.name for i in inputs]}, "
+                               f"the harness feeds {list(input_names)}")
+        self.output_names = match_names(list(output_names),
+                                        [o.name for o in self.session.get_outputs()],
+                                        "output(s)", model_path)
+        first = {i.name: i for i in inputs}[self.input_names[0]]
+        self.max_batch = fixed_batch(first.shape[0] if first.shape else None)
 
     def describe(self) -> str:
-        return f"onnxruntime {ort.__version__}, providers: {', '.join(self.providers)}"
+        threads = self.threads or "default"
+        return (f"onnxruntime {ort.__version__}, providers: {', '.join(self.providers)}, "
+                f"intra-op threads: {threads}")
 
-    def run(self, batch: np.ndarray) -> List[np.ndarray]:
-        return self.session.run(self.output_names, {self.input.name: batch})
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    def run(self, batch) -> List[np.ndarray]:
+        feeds = dict(zip(self.input_names, as_inputs(batch)))
+        return self.session.run(self.output_names, feeds)

@@ -8,7 +8,12 @@ Preprocessing matches the reference's resnet50 pipeline (``pre_process_vgg``):
 RGB (EXIF orientation applied, as OpenCV's imread does); resize so the
 shorter side is 256 (224 / 0.875, the other side truncated
 like the reference's ``int()``); centre crop 224x224; float32; subtract the
-per-channel means 123.68, 116.78, 103.94; channels first (CHW).
+per-channel means 123.68, 116.78, 103.94; channels first (CHW) for ONNX and
+PyTorch, channels last (HWC) for TensorFlow and TFLite (``layout``).
+
+``cache_dir`` (--dataset-args cache_dir=DIR) keeps each preprocessed sample as
+``DIR/<layout>/<relative path>.npy`` (as the reference's --cache does), so a
+later run skips decoding; files are written atomically and reused as they are.
 
 Resampling: the reference uses OpenCV's INTER_AREA. Pillow's BOX filter is the
 area-weighted average over each output pixel's footprint, which is what
@@ -27,7 +32,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image, ImageOps
 
-from mlperf_harness.errors import HarnessError
+from mlperf_harness.errors import CountError, HarnessError
 
 VAL_MAP = "val_map.txt"
 NUM_CLASSES = 1000
@@ -35,10 +40,15 @@ MEANS = np.array([123.68, 116.78, 103.94], dtype=np.float32)
 CROP = 224
 SCALE = 0.875  # reference: scale=87.5 -> shorter side 224 / 0.875 = 256
 SAMPLE_SHAPE = (3, CROP, CROP)
+LAYOUTS = ("NCHW", "NHWC")
 
 
 class DatasetError(HarnessError):
     """A malformed or incomplete dataset folder."""
+
+
+class DatasetCountError(DatasetError, CountError):
+    """--count larger than the dataset."""
 
 
 def _resize_shorter_side(img: Image.Image, target: int) -> Image.Image:
@@ -127,7 +137,7 @@ def read_labels(dataset_path: Union[str, os.PathLike], count: Optional[int] = No
 
 def _check_count(dataset_path, available: int, count: Optional[int]) -> None:
     if count is not None and count > available:
-        raise DatasetError(
+        raise DatasetCountError(
             f"--count {count} exceeds the {available} samples listed in "
             f"{Path(dataset_path) / VAL_MAP}")
 
@@ -139,10 +149,23 @@ class ImagenetDataset:
     root: Path
     files: Sequence[Path]
     labels: Sequence[int]
-    sample_shape: Tuple[int, ...] = SAMPLE_SHAPE
+    layout: str = "NCHW"
+    cache_dir: Optional[Path] = None
+
+    @property
+    def sample_shape(self) -> Tuple[int, ...]:
+        return SAMPLE_SHAPE if self.layout == "NCHW" else (CROP, CROP, 3)
+
+    @property
+    def sample_spec(self):
+        return [(self.sample_shape, np.float32)]
 
     @classmethod
-    def open(cls, root: Union[str, os.PathLike], count: Optional[int] = None) -> "ImagenetDataset":
+    def open(cls, root: Union[str, os.PathLike], count: Optional[int] = None,
+             layout: str = "NCHW", cache_dir: Optional[Union[str, os.PathLike]] = None,
+             **_ignored) -> "ImagenetDataset":
+        if layout not in LAYOUTS:
+            raise DatasetError(f"unknown image layout {layout!r}; choose {' or '.join(LAYOUTS)}")
         root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"dataset folder {root} does not exist")
@@ -155,15 +178,50 @@ class ImagenetDataset:
             raise DatasetError(
                 f"{len(missing)} image(s) listed in {root / VAL_MAP} are missing, "
                 f"first: {missing[0]}")
-        return cls(root=root, files=files, labels=[label for _, label in entries])
+        cache = None
+        if cache_dir is not None:
+            cache = Path(cache_dir) / layout
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatasetError(f"cache_dir {cache_dir}: cannot create it ({exc.strerror})") from None
+            if not os.access(cache, os.W_OK):
+                raise DatasetError(f"cache_dir {cache_dir}: not writable")
+        return cls(root=root, files=files, labels=[label for _, label in entries],
+                   layout=layout, cache_dir=cache)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def load(self, index: int) -> np.ndarray:
-        """Preprocessed sample ``index`` (float32, CHW)."""
+        """Preprocessed sample ``index`` (float32, CHW or HWC)."""
         path = self.files[index]
+        cached = None
+        if self.cache_dir is not None:
+            cached = self.cache_dir / (path.relative_to(self.root).as_posix() + ".npy")
+            try:
+                array = np.load(cached, allow_pickle=False)
+                if array.shape == self.sample_shape and array.dtype == np.float32:
+                    return array
+            except (OSError, ValueError):
+                pass
         try:
-            return preprocess(path)
+            chw = preprocess(path)
         except (OSError, ValueError) as exc:
             raise DatasetError(f"cannot decode {path}: {exc}") from None
+        array = chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
+        if cached is not None:
+            _save_atomically(cached, array)
+        return array
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(array)}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DatasetError(f"cannot write the cached sample {path}: {exc.strerror}") from None

@@ -1,0 +1,121 @@
+"""PyTorch backend (CPU, and CUDA/ROCm where the image's torch has them).
+
+Loads a TorchScript archive (``torch.jit.save``: what the stand-ins are), or
+a whole pickled ``nn.Module`` (``torch.save(model)``, as the reference's
+pytorch-native backend loads). A bare state_dict (e.g. torchvision's
+resnet50-19c8e357.pth, the reference's bert model.pytorch) carries no
+architecture and is refused with a message saying so.
+
+The module is called with the inputs in the harness's order (one tensor for
+resnet50; input_ids, input_mask, segment_ids for bert). It may return a dict
+keyed by the reference output names, a tuple/list in the reference model's
+output order, or a single tensor (taken as the first output).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mlperf_harness.backends.common import as_inputs, bare, check_model_file, first_line
+from mlperf_harness.errors import HarnessError
+
+try:
+    import torch
+except ImportError as _exc:  # surfaced by backends.create_backend
+    raise ImportError(f"torch: {_exc}") from _exc
+
+
+def _is_torchscript(path: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.endswith("constants.pkl") or "/code/" in n for n in names)
+
+
+class PyTorchBackend:
+    name = "pytorch"
+    image_format = "NCHW"
+    max_batch = None
+
+    def __init__(
+        self,
+        model_path: str,
+        device: str = "cpu",
+        threads: Optional[int] = None,
+        input_names: Sequence[str] = (),
+        outputs: Sequence[str] = (),
+        output_names: Sequence[str] = (),
+    ) -> None:
+        check_model_file(model_path)
+        if threads:
+            torch.set_num_threads(int(threads))
+        if device == "cpu":
+            self.device = torch.device("cpu")
+        else:
+            if not torch.cuda.is_available():
+                raise HarnessError(
+                    f"--device {device}: this torch build ({torch.__version__}) sees no GPU; "
+                    "is the device visible in the container?")
+            is_hip = bool(getattr(torch.version, "hip", None))
+            if (device == "rocm") != is_hip:
+                raise HarnessError(f"--device {device}: this torch build is for "
+                                   f"{'ROCm' if is_hip else 'CUDA'}")
+            self.device = torch.device("cuda")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript, torch >= 2.10
+                if _is_torchscript(model_path):
+                    self.kind = "TorchScript"
+                    model = torch.jit.load(model_path, map_location=self.device)
+                else:
+                    self.kind = "pickled module"
+                    model = torch.load(model_path, map_location=self.device, weights_only=False)
+        except Exception as exc:
+            raise HarnessError(f"torch cannot load {model_path}: {first_line(exc)}") from None
+        if isinstance(model, dict):
+            raise HarnessError(
+                f"{model_path} is a state_dict (weights without an architecture); this backend "
+                "runs a TorchScript archive or a pickled torch.nn.Module")
+        if not callable(model):
+            raise HarnessError(f"{model_path} holds a {type(model).__name__}, not a model")
+        self.model = model.eval() if hasattr(model, "eval") else model
+        self.input_names = list(input_names)
+        self.outputs = list(outputs) or list(output_names)
+        self.output_names = list(output_names) or list(self.outputs)
+
+    def describe(self) -> str:
+        where = "cuda" if self.device.type == "cuda" else "cpu"
+        return (f"pytorch {torch.__version__} ({self.kind}), device: {where}, "
+                f"intra-op threads: {torch.get_num_threads()}")
+
+    def _named(self, result) -> Dict[str, object]:
+        if isinstance(result, dict):
+            named = {}
+            for key, value in result.items():
+                named[key] = value
+                named.setdefault(bare(key), value)
+            return named
+        if isinstance(result, (tuple, list)):
+            return dict(zip(self.outputs, result))
+        return {self.outputs[0] if self.outputs else "output": result}
+
+    def run(self, batch) -> List[np.ndarray]:
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in as_inputs(batch)]
+        if self.device.type != "cpu":
+            tensors = [t.to(self.device, non_blocking=True) for t in tensors]
+        with torch.inference_mode():
+            named = self._named(self.model(*tensors))
+        out = []
+        for name in self.output_names:
+            value = named.get(name, named.get(bare(name)))
+            if value is None:
+                raise HarnessError(f"the model returned no output {name!r} "
+                                   f"(it returned {', '.join(map(str, named))})")
+            out.append(value.detach().cpu().numpy())
+        return out
