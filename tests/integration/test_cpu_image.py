@@ -136,7 +136,9 @@ def test_harness_failure_keeps_partial_results_and_exits_non_zero(built_image, c
     out_dir = tmp_path / "results"
     # a count above the dataset is an error inside the container, after the run folder exists
     proc = mlperf_docker(cli_env, "run", "--mode", "accuracy", "--count", "100000", "--output_dir", str(out_dir))
-    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # the harness's own status
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: the benchmark exited with status 1")
+    # the harness refuses it as a usage error (2): `run` exits with the harness's own status
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "--count 100000 exceeds the 300 samples" in proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: the benchmark exited with status 2")
     [run_dir] = out_dir.iterdir()
     assert (run_dir / "INCOMPLETE").exists()
