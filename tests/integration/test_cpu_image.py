@@ -60,13 +60,13 @@ def read_results(run_dir: Path, scenario: str):
     return scenario_dir
 
 
-def test_offline_and_singlestream_both_modes(built_image, cli_env, tmp_path, expected_top1):
+def test_every_scenario_both_modes(built_image, cli_env, tmp_path, expected_top1):
     out_dir = tmp_path / "results"
-    proc = mlperf_docker(cli_env, "run", "--scenario", "Offline,SingleStream", "--mode", "both",
+    proc = mlperf_docker(cli_env, "run", "--scenario", "Offline,Server,SingleStream,MultiStream", "--mode", "both",
                          "--output_dir", str(out_dir), "--test_query_count", "200")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     [run_dir] = out_dir.iterdir()
-    for scenario in ("Offline", "SingleStream"):
+    for scenario in ("Offline", "Server", "SingleStream", "MultiStream"):
         scenario_dir = read_results(run_dir, scenario)
         perf = scenario_dir / "performance" / "run_1"
         acc = scenario_dir / "accuracy"
