@@ -93,6 +93,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
 def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
                 no_cache: bool = False) -> BuildResult:
     started = time.monotonic()
+    session.engine.client  # fail fast, with one clear line, when the engine is unreachable
     request = prepare(session, variation, standin, offline, no_cache)
     tag = request.tag
     log_path = session.cache / "logs" / f"build-{tag.replace('/', '_').replace(':', '_')}.log"

@@ -80,3 +80,14 @@ def test_dry_run_prints_a_docker_run_line():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("docker run --rm --network none --user ")
     assert "mlperf-docker/onnxruntime-cpu:resnet50-fp32-standin --model resnet50" in proc.stdout
+
+
+@pytest.mark.parametrize("command", [["build"], ["run", "--output_dir", "{tmp}/out"]])
+def test_unreachable_engine_is_one_line_exit_3_and_writes_nothing(tmp_path, command):
+    import os
+
+    env = dict(os.environ, DOCKER_HOST=f"unix://{tmp_path}/no-such.sock")
+    proc = cli(*[c.format(tmp=tmp_path) for c in command], env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot reach the docker engine")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
