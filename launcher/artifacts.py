@@ -7,7 +7,6 @@ import importlib
 import shutil
 from pathlib import Path
 
-from .errors import UsageError
 from .spec import Artifact
 
 
@@ -42,11 +41,3 @@ def artifact_path(artifact: Artifact, cache: Path) -> Path:
     """The content-addressed cache path of a real artifact: artifacts/<algo>-<digest>/<name>."""
     algo, digest = ("sha256", artifact.sha256) if artifact.sha256 else ("md5", artifact.md5)
     return cache / "artifacts" / f"{algo}-{digest}" / artifact.name
-
-
-def real_artifact(artifact: Artifact, cache: Path, variation: str) -> Path:
-    path = artifact_path(artifact, cache)
-    if not path.exists():
-        raise UsageError(f"{artifact.name} is not in the cache ({path}); fetch it from {artifact.url} "
-                         f"(`mlperf-docker fetch --variation {variation}`) or place a verified copy there")
-    return path

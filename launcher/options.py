@@ -34,6 +34,7 @@ class RunOptions:
     dataset_args: str | None = None
     custom_model: Path | None = None
     imagenet_path: Path | None = None
+    dataset_path: Path | None = None
     rerun: bool = False
     clean: bool = False
     user: str | None = None
@@ -113,6 +114,10 @@ def validate(options: RunOptions) -> None:
         raise UsageError(f"--model {options.custom_model}: no such file")
     if options.imagenet_path is not None and not (options.imagenet_path / "val_map.txt").is_file():
         raise UsageError(f"--imagenet_path {options.imagenet_path}: expected an ImageNet validation folder with val_map.txt")
+    if options.imagenet_path is not None and options.dataset_path is not None:
+        raise UsageError("--imagenet_path and --dataset_path both name the dataset; give one")
+    if options.dataset_path is not None and not options.dataset_path.is_dir():
+        raise UsageError(f"--dataset_path {options.dataset_path}: no such folder")
     if options.dataset_args is not None:
         for item in options.dataset_args.split(","):
             if "=" not in item or not item.split("=", 1)[0].strip():

@@ -22,7 +22,7 @@ RESULTS_MOUNT = "/results"
 MODEL_DIR = "/opt/mlperf/model"
 CUSTOM_MODEL_DIR = "/opt/mlperf/custom-model"
 DATASET_DIR = "/opt/mlperf/dataset"
-IMAGENET_MOUNT = "/opt/mlperf/imagenet"
+USER_DATASET_MOUNT = "/opt/mlperf/user-dataset"
 RUN_RECORD = "run.json"
 INCOMPLETE = "INCOMPLETE"
 
@@ -34,14 +34,26 @@ def system_name(session: Session, variation: Variation, hw_name: str | None) -> 
     return f"{hw}-reference-{variation.device}-{variation.framework}-v{version}"
 
 
+def user_dataset(session: Session, variation: Variation, options: RunOptions) -> Path | None:
+    """The user's dataset folder to mount (--imagenet_path or --dataset_path), checked against the model."""
+    name = session.spec.models[variation.model].dataset
+    if options.imagenet_path is not None and name != "imagenet":
+        raise UsageError(f"--imagenet_path applies to ImageNet models, not {variation.model} ({name}); use --dataset_path")
+    folder = options.imagenet_path or options.dataset_path
+    if folder is not None and name is not None:
+        index = session.spec.datasets[name].index_file
+        if not (folder / index).is_file():
+            raise UsageError(f"--dataset_path {folder}: expected a {name} folder holding {index}")
+    return folder
+
+
 def _dataset_path(session: Session, variation: Variation, options: RunOptions) -> str:
-    if options.imagenet_path is not None:
-        if session.spec.models[variation.model].dataset != "imagenet":
-            raise UsageError(f"--imagenet_path applies to ImageNet models, not {variation.model}")
-        return IMAGENET_MOUNT
+    if user_dataset(session, variation, options) is not None:
+        return USER_DATASET_MOUNT
     if not options.standin:
+        flag = "--imagenet_path" if session.spec.models[variation.model].dataset == "imagenet" else "--dataset_path"
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
-                         f"give your copy with --imagenet_path DIR")
+                         f"give your copy with {flag} DIR")
     return DATASET_DIR
 
 
@@ -87,8 +99,8 @@ def container_spec(session: Session, variation: Variation, options: RunOptions, 
     mounts = [Mount(str(run_dir.resolve()), RESULTS_MOUNT)]
     if options.custom_model:
         mounts.append(Mount(str(options.custom_model.resolve().parent), CUSTOM_MODEL_DIR, read_only=True))
-    if options.imagenet_path:
-        mounts.append(Mount(str(options.imagenet_path.resolve()), IMAGENET_MOUNT, read_only=True))
+    if (folder := user_dataset(session, variation, options)) is not None:
+        mounts.append(Mount(str(folder.resolve()), USER_DATASET_MOUNT, read_only=True))
     return ContainerSpec(
         image=tag,
         command=harness_command(session, variation, options),
@@ -155,7 +167,7 @@ def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Pa
     if not session.engine.image_exists(tag):
         session.say(f"image {tag} is not built yet: building it first")
         build_image(session, variation, standin=options.standin)
-    if options.standin and options.imagenet_path is None:
+    if options.standin and user_dataset(session, variation, options) is None:
         session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
     run_dir = new_run_dir(options.output_dir, _label(variation))
     (run_dir / RUN_RECORD).write_text(json.dumps({

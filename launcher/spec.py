@@ -115,6 +115,7 @@ class Backend(_Strict):
 class Dataset(_Strict):
     description: str
     layout: str
+    index_file: str  # the file a folder of this dataset must hold (checked before a mount)
     redistributable: bool
     standin: str
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,21 @@ def test_harness_failure_keeps_partial_results_and_exits_non_zero(built_image, c
     assert proc.stderr.strip().splitlines()[-1].startswith("error: the benchmark exited with status 2")
     [run_dir] = out_dir.iterdir()
     assert (run_dir / "INCOMPLETE").exists()
+
+
+def test_user_model_and_imagenet_mounted_read_only(built_image, cli_env, cache_dir, tmp_path, expected_top1):
+    """--model and --imagenet_path: the user's files, mounted read-only, replace the baked ones."""
+    [standin] = cache_dir.glob("standins/resnet50-*/")
+    imagenet = tmp_path / "my imagenet"
+    shutil.copytree(standin / "dataset", imagenet)
+    (imagenet / "val_map.txt").write_text("".join((imagenet / "val_map.txt").read_text().splitlines(True)[:50]))
+    model = tmp_path / "models" / "my-resnet50.onnx"
+    model.parent.mkdir()
+    shutil.copy(standin / "model" / "resnet50_v1.onnx", model)
+    out_dir = tmp_path / "results"
+    proc = mlperf_docker(cli_env, "run", "--imagenet_path", str(imagenet), "--model", str(model),
+                         "--output_dir", str(out_dir))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    [accuracy] = out_dir.glob("*/*/resnet50/Offline/accuracy/accuracy.txt")
+    assert "total=50" in accuracy.read_text()
+    assert "smoke test" not in proc.stderr  # the user's data: no stand-in warning

@@ -110,10 +110,10 @@ def test_seed_flags_reach_the_harness_command(session, tmp_path):
     assert pairs["--singlestream-target-latency-ms"] == "0.5" and pairs["--multistream-target-latency-ms"] == "4"
     assert pairs["--target-qps"] == "100" and pairs["--threads"] == "2" and pairs["--dataset-args"] == "a=b"
     assert pairs["--model-path"] == "/opt/mlperf/custom-model/mine.onnx"
-    assert pairs["--dataset-path"] == "/opt/mlperf/imagenet"
+    assert pairs["--dataset-path"] == "/opt/mlperf/user-dataset"
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "--mount"]
     assert f"type=bind,source={tmp_path},target=/opt/mlperf/custom-model,readonly" in mounts
-    assert f"type=bind,source={imagenet},target=/opt/mlperf/imagenet,readonly" in mounts
+    assert f"type=bind,source={imagenet},target=/opt/mlperf/user-dataset,readonly" in mounts
 
 
 def test_real_image_needs_imagenet_path(session, tmp_path):
@@ -142,3 +142,23 @@ def test_previous_run_and_clean(tmp_path):
     assert run_mod.previous_run(tmp_path, "other") is None
     run_mod.clean_incomplete(tmp_path, lambda msg: None)
     assert complete.exists() and not broken.exists()
+
+
+def test_dataset_path_for_bert_is_checked_and_mounted(session, tmp_path):
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    v = parse_variation("_bert-99", session.spec)
+    options = opts.RunOptions(dataset_path=squad, output_dir=tmp_path / "out", standin=False)
+    with pytest.raises(UsageError, match="expected a squad folder holding dev-v1.1.json"):
+        run_mod.dry_run(session, v, options)
+    (squad / "dev-v1.1.json").write_text("{}")
+    argv = shlex.split(run_mod.dry_run(session, v, options))
+    assert f"type=bind,source={squad},target=/opt/mlperf/user-dataset,readonly" in argv
+    assert "mlperf-docker/onnxruntime-cpu:bert-99-fp32" in argv
+    with pytest.raises(UsageError, match="--imagenet_path applies to ImageNet models"):
+        imagenet = tmp_path / "imagenet"
+        imagenet.mkdir()
+        (imagenet / "val_map.txt").write_text("")
+        run_mod.dry_run(session, v, opts.RunOptions(imagenet_path=imagenet, output_dir=tmp_path / "out"))
+    with pytest.raises(UsageError, match="carries no dataset .* --dataset_path"):
+        run_mod.dry_run(session, v, opts.RunOptions(standin=False, output_dir=tmp_path / "out"))
