@@ -20,7 +20,7 @@ def cli(*args, env=None):
     (["run", "--variation", "_cpu,_cuda"], "error: _cpu and _cuda both choose the device; pick one"),
     (["run", "--variation", "_resnet5"], "error: unknown variation '_resnet5' (did you mean _resnet50?)"),
     (["build", "--variation", "_batch_size.x"], "error: malformed '_batch_size.x'"),
-    (["run", "--variation", "_pytorch,_cuda"], "error: unsupported combination _pytorch,_cuda,_resnet50,_fp32:"),
+    (["run", "--variation", "_tf,_rocm"], "error: unsupported combination _tf,_rocm,_resnet50,_fp32: PyPI's tensorflow-rocm"),
     (["build", "--variation", "_tpu"], "error: unsupported combination _onnxruntime,_tpu,_resnet50,_fp32:"),
     (["run", "--scenario", "Batch", "--dry-run"], "error: --scenario 'Batch'"),
     (["run", "--variation", "_offline", "--scenario", "Server", "--dry-run"], "error: --scenario Server contradicts the variation _offline"),
