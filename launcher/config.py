@@ -113,7 +113,7 @@ def base_choice(device: str, default: BaseChoice, cli: dict[str, BaseChoice], co
 
 def repository(default: str, config: UserConfig) -> str:
     """The image repository prefix (a lab registry namespace, say) for every tag."""
-    return os.environ.get("MLPERF_DOCKER_REPOSITORY") or config.repository or default
+    return _setting(None, "MLPERF_DOCKER_REPOSITORY", config.repository) or default
 
 
 def _setting(flag: str | None, env: str, configured: str | None) -> str | None:
