@@ -36,7 +36,6 @@ F1 the official script gives, computed here from the span texts.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import math
@@ -382,21 +381,10 @@ def generate(out_dir: Path, n_questions: int = 60, exact_fraction: float = 0.75,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.standins.bert",
-                                     description="Write the bert stand-in model and SQuAD dataset.")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--backend", default="onnxruntime", choices=sorted(MODEL_FILES))
-    parser.add_argument("--questions", type=int, default=60)
-    parser.add_argument("--exact", type=float, default=0.75, help="fraction answered exactly")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        info = generate(args.out_dir, args.questions, args.exact, args.seed, backend=args.backend)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(info, indent=2))
-    return 0
+    from launcher.standins import main as standin_main
+
+    return standin_main("python -m launcher.standins.bert", "Write the bert stand-in model and SQuAD dataset.", MODEL_FILES,
+                        ("--questions", 60, "synthetic questions"), ("--exact", 0.75, "fraction answered exactly"), generate, argv)
 
 
 if __name__ == "__main__":

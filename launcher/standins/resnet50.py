@@ -48,7 +48,6 @@ is the same for every backend).
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import linecache
@@ -345,21 +344,10 @@ def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.standins.resnet50",
-                                     description="Write the resnet50 stand-in model and dataset.")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--backend", default="onnxruntime", choices=sorted(MODEL_FILES))
-    parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--top1", type=float, default=0.75, help="fraction labelled correctly")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        info = generate(args.out_dir, args.samples, args.top1, args.seed, backend=args.backend)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(info, indent=2))
-    return 0
+    from launcher.standins import main as standin_main
+
+    return standin_main("python -m launcher.standins.resnet50", "Write the resnet50 stand-in model and dataset.", MODEL_FILES,
+                        ("--samples", 300, "synthetic JPEGs"), ("--top1", 0.75, "fraction labelled correctly"), generate, argv)
 
 
 if __name__ == "__main__":
