@@ -10,7 +10,8 @@ from launcher import base_image
 from launcher.render import ROOT
 
 BASE = os.environ.get("MLPERF_DOCKER_TEST_BASE", base_image.DEFAULT_TAG)
-REPOSITORY = "mlperf-docker-test"
+# Parallel checkouts on one engine pick their own namespace, so their images never collide.
+REPOSITORY = os.environ.get("MLPERF_DOCKER_TEST_REPOSITORY", "mlperf-docker-test")
 TAG = f"{REPOSITORY}/onnxruntime-cpu:resnet50-fp32-standin"
 
 

@@ -14,7 +14,7 @@ from testcontainers.core.container import DockerContainer
 
 from launcher.spec import DEFAULT_SPEC
 
-from integration_support import TAG, mlperf_docker
+from integration_support import REPOSITORY, TAG, mlperf_docker
 
 pytestmark = pytest.mark.docker
 
@@ -124,11 +124,11 @@ def test_failed_build_names_the_failing_step(built_image, cli_env, tmp_path):
     spec = tmp_path / "images.yaml"
     spec.write_text(yaml.safe_dump(raw))
     assert mlperf_docker(cli_env, "render", "--spec", str(spec)).returncode == 0
-    env = dict(cli_env, MLPERF_DOCKER_REPOSITORY="mlperf-docker-test-broken")
+    env = dict(cli_env, MLPERF_DOCKER_REPOSITORY=REPOSITORY + "-broken")
     proc = mlperf_docker(env, "build", "--spec", str(spec))
     assert proc.returncode == 4, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: build of mlperf-docker-test-broken/onnxruntime-cpu:resnet50-fp32-standin failed at ")
+    assert last.startswith(f"error: build of {REPOSITORY}-broken/onnxruntime-cpu:resnet50-fp32-standin failed at ")
     assert "RUN python3 -c" in last and "full log:" in last
     assert "Traceback" not in proc.stderr
 
