@@ -71,7 +71,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
     # The classic builder runs every stage before the target: the other models' folders must exist too.
     siblings = {m: spec.models[m].dataset for m in spec.image_groups[(key.framework, key.device)]}
     ctx = context.stage(session.cache, spec.dockerfiles / key.dockerfile, wheels, key.model, model_files,
-                        model.dataset, dataset_dir, siblings)
+                        model.dataset, dataset_dir, siblings, spec_file=spec.path)
     return BuildRequest(
         context=ctx,
         dockerfile=ctx / "Dockerfile",

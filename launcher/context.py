@@ -25,7 +25,8 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: list[Path],
-          dataset: str, dataset_dir: Path | None, siblings: dict[str, str | None] | None = None) -> Path:
+          dataset: str, dataset_dir: Path | None, siblings: dict[str, str | None] | None = None,
+          spec_file: Path | None = None) -> Path:
     """A fresh context folder under the cache; the caller removes it after the build.
 
     `siblings` (every model of the Dockerfile -> its dataset) get empty folders, so stages other than
@@ -51,4 +52,6 @@ def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: 
         if other_dataset:
             (context / "datasets" / other_dataset).mkdir(parents=True, exist_ok=True)
     _copy_tree(HARNESS_SOURCE, context / "harness" / "mlperf_harness")
+    if spec_file is not None:  # the harness reads its model table from it (/opt/mlperf/harness/images.yaml)
+        shutil.copy2(spec_file, context / "harness" / "images.yaml")
     return context
