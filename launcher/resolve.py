@@ -164,8 +164,10 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def unreachable_hosts(text: str) -> list[str]:
-    """Hosts pip could not reach, from its log (empty when the failure was not a network one)."""
+def unreachable_hosts(text: str, index_urls: Sequence[str] = ()) -> list[str]:
+    """Hosts pip could not reach, from its log (empty when the failure was not a network one). pip's
+    retry warnings name only the path they tried (e.g. /whl/cpu/torch/): it is matched against the
+    index URLs that were passed."""
     if not _UNREACHABLE.search(text):
         return []
     hosts = []
@@ -173,6 +175,13 @@ def unreachable_hosts(text: str) -> list[str]:
         host = match.group(1) or match.group(2)
         if host and host not in hosts:
             hosts.append(host)
+    for url in index_urls:
+        parts = urlsplit(url)
+        path = parts.path.rstrip("/")
+        if parts.hostname and parts.hostname not in hosts and path and f"{path}/" in text:
+            hosts.append(parts.hostname)
+    if not hosts:
+        hosts = [h for h in dict.fromkeys(urlsplit(u).hostname for u in index_urls) if h]
     return hosts or ["an index"]
 
 
@@ -208,7 +217,7 @@ def resolve(image: str, requirements: Sequence[str], target: Target, index_url: 
         log = _redact_text((proc.stderr or "") + "\n" + (proc.stdout or ""))
         if proc.returncode != 0 or not report.exists():
             last = _last_line(log) or f"pip exited with {proc.returncode}"
-            hosts = unreachable_hosts(log)
+            hosts = unreachable_hosts(log, [u for u in [index_url, *extra_index_urls] if u])
             if hosts:
                 raise IndexUnreachable(f"{image}: unchecked, {', '.join(hosts)} not reachable ({last})", hosts)
             raise ResolveError(f"{image}: does not resolve for Python {target.python} {target.platform} "

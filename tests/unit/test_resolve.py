@@ -118,11 +118,11 @@ def test_an_unreachable_index_makes_the_image_unchecked(monkeypatch):
            "establish a new connection: [Errno -2] Name or service not known\")': /whl/cpu/torch/\n"
            "ERROR: Could not find a version that satisfies the requirement torch==2.13.0+cpu (from versions: none)\n"
            "ERROR: No matching distribution found for torch==2.13.0+cpu\n")
-    log = log.replace("/whl/cpu/torch/", "/whl/cpu/torch/ host='download.pytorch.org'")
     monkeypatch.setattr(resolve.subprocess, "run",
                         lambda args, **kw: subprocess.CompletedProcess(args, 1, "", log))
     with pytest.raises(IndexUnreachable) as err:
-        resolve.resolve("pytorch-cpu", ["torch==2.13.0+cpu"], Target("3.12"))
+        resolve.resolve("pytorch-cpu", ["torch==2.13.0+cpu"], Target("3.12"),
+                        extra_index_urls=["https://download.pytorch.org/whl/cpu"])
     assert err.value.hosts == ("download.pytorch.org",)
     assert str(err.value).startswith("pytorch-cpu: unchecked, download.pytorch.org not reachable")
     assert "No matching distribution found for torch==2.13.0+cpu" in str(err.value)
