@@ -85,7 +85,12 @@ def load(state_dict: Mapping) -> Tuple[nn.Module, str]:
     model = BertForQuestionAnswering(BertConfig(**cfg))
     if not any(k.startswith("bert.") for k in state_dict):  # a bare BertModel prefix-less dump
         state_dict = {(k if k.startswith("qa_outputs.") else "bert." + k): v for k, v in state_dict.items()}
-    result = model.load_state_dict(dict(state_dict), strict=False)
+    try:
+        result = model.load_state_dict(dict(state_dict), strict=False)
+    except RuntimeError as exc:  # shapes that do not fit: torch's message is one line per tensor
+        lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
+        first = next((l for l in lines if l.startswith("size mismatch")), lines[-1] if lines else "")
+        raise ValueError(f"BERT state_dict does not fit its config: {first}") from None
     buffers = {name for name, _ in model.named_buffers()}
     missing = [k for k in result.missing_keys if k not in buffers]
     if missing:

@@ -67,10 +67,19 @@ class ImagenetClassifier(nn.Module):
                 "softmax_tensor:0": torch.cat([background, probs], 1)}
 
 
+def _first_mismatch(exc: Exception) -> str:
+    lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
+    return next((l for l in lines if l.startswith("size mismatch")), lines[-1] if lines else type(exc).__name__)
+
+
 def load(state_dict: Mapping) -> Tuple[nn.Module, str]:
     cfg = config(state_dict)
     net = build(cfg)
-    result = net.load_state_dict(state_dict, strict=False)
+    try:
+        result = net.load_state_dict(state_dict, strict=False)
+    except RuntimeError as exc:  # shapes that do not fit: torch's message is one line per tensor
+        raise ValueError(f"ResNet state_dict does not fit {cfg['block']} {cfg['layers']}: "
+                         f"{_first_mismatch(exc)}") from None
     missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
     if missing or result.unexpected_keys:
         raise ValueError(f"ResNet state_dict does not fit {cfg['block']} {cfg['layers']}: "
