@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
-from mlperf_harness import datasets, loadgen_settings, models, report, results
-from mlperf_harness.accuracy import scorer
+from mlperf_harness import loadgen_settings, models, report, results
 from mlperf_harness.errors import AlreadyReported, HarnessError
 from mlperf_harness.plan import LATENCY_SCENARIOS, QPS_SCENARIOS, RunPlan, TestSpec
 
@@ -59,7 +58,7 @@ def run_plan(plan: RunPlan) -> int:
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
     # Opened here for its size and the accuracy script; the tests open their own copy.
-    dataset = datasets.open_dataset(model.dataset, plan.dataset_path, plan.count,
+    dataset = model.open_dataset(plan.dataset_path, plan.count,
                                     model_path=plan.model_path, **plan.dataset_args)
     total = len(dataset)
     perf_count = models.perf_sample_count(model, total)
@@ -122,7 +121,7 @@ def _child_env() -> dict:
 def _run_child(spec: TestSpec) -> None:
     """Run one test; raise HarnessError (or exit quietly if the child already
     printed its own ``error:`` line) when it fails."""
-    command = [sys.executable, "-m", "mlperf_harness.single_test", "--spec", spec.to_json()]
+    command = [sys.executable, "-m", "mlperf_harness.loadgen_child", "--spec", spec.to_json()]
     label = f"{spec.scenario} {spec.mode}"
     proc = subprocess.Popen(command, cwd=spec.test_dir, env=_child_env(),
                             stderr=subprocess.PIPE, text=True, errors="replace")
@@ -164,7 +163,7 @@ def _finish_test(spec: TestSpec, folder: Path, model, dataset) -> None:
                            f"{', '.join(missing)} in {folder}")
     summary = results.read_summary(folder / results.SUMMARY)
     if spec.mode == "accuracy":
-        outcome = scorer(model.accuracy).score(folder / results.ACCURACY_LOG, dataset,
+        outcome = model.scorer().score(folder / results.ACCURACY_LOG, dataset,
                                                expect_total=spec.total_count)
         (folder / results.ACCURACY_TXT).write_text(outcome.accuracy_txt(), encoding="utf-8")
         print(f"{spec.scenario} accuracy: {outcome.line()}", flush=True)
