@@ -12,7 +12,7 @@ from typing import List, Tuple
 
 from mlperf_harness import loadgen_settings, models, report, results
 from mlperf_harness.errors import AlreadyReported, HarnessError
-from mlperf_harness.plan import LATENCY_SCENARIOS, QPS_SCENARIOS, RunPlan, TestSpec
+from mlperf_harness.plan import RunPlan, TestSpec
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -34,19 +34,14 @@ def _notes(plan: RunPlan) -> List[str]:
 
 
 def _warnings(plan: RunPlan) -> List[str]:
+    """Generic targets given for a scenario they do not apply to (a flag that applies to no
+    scenario run, like a scenario-specific one whose scenario is not run, is a usage error)."""
     out = []
     for scenario in plan.scenarios:
-        ignored = []
-        if plan.target_qps is not None and scenario not in QPS_SCENARIOS:
-            ignored.append("--target-qps")
-        if plan.target_latency_ms is not None and scenario not in LATENCY_SCENARIOS:
-            ignored.append("--target-latency-ms")
+        ignored = loadgen_settings.ignored_targets(scenario, plan.target_qps,
+                                                   plan.target_latency_ms)
         if ignored:
             out.append(f"{' and '.join(ignored)} do(es) not apply to {scenario}; ignored")
-    for scenario in list(plan.scenario_target_qps) + list(plan.scenario_target_latency_ms):
-        if scenario not in plan.scenarios:
-            kind = "target-qps" if scenario in plan.scenario_target_qps else "target-latency-ms"
-            out.append(f"--{scenario.lower()}-{kind}: {scenario} is not run; ignored")
     return out
 
 
