@@ -1,4 +1,4 @@
-"""The real-weights loaders (mlperf_harness.weights) and the state_dict stand-ins built for them: the
+"""The real-weights loaders (backends/state_dicts.py, models/*/weights_pytorch.py) and the state_dict stand-ins built for them: the
 architecture is read from the state_dict, the stand-ins' known accuracy comes out of the same code that
 loads the published weights, checked against an independent computation."""
 
@@ -9,15 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mlperf_harness.datasets.imagenet import ImagenetDataset  # noqa: E402
-from mlperf_harness.weights import architecture, load_state_dict_model, unwrap  # noqa: E402
-from mlperf_harness.weights import resnet as resnet_loader  # noqa: E402
-from mlperf_harness.weights.resnet_arch import resnet50  # noqa: E402
+from mlperf_harness.models.resnet50.dataset import ImagenetDataset  # noqa: E402
+from mlperf_harness.backends.state_dicts import architecture, load_state_dict_model, unwrap  # noqa: E402
+from mlperf_harness.models.resnet50 import weights_pytorch as resnet_loader  # noqa: E402
+from mlperf_harness.models.resnet50.weights_pytorch import resnet50  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def resnet_state(tmp_path_factory):
-    from launcher.standins import resnet50_state
+    from mlperf_harness.models.resnet50 import standin_pytorch as resnet50_state
 
     out = tmp_path_factory.mktemp("resnet-state")
     info = resnet50_state.generate(out, n_samples=24, top1_fraction=0.75, seed=0)
@@ -69,7 +69,7 @@ def test_unknown_and_mismatched_state_dicts_are_one_line():
 
 
 def test_resnet_standin_is_a_tiny_torchvision_resnet_with_known_top1(resnet_state):
-    from launcher.standins import resnet50_state
+    from mlperf_harness.models.resnet50 import standin_pytorch as resnet50_state
 
     state = torch.load(resnet_state["model_path"], weights_only=True)
     assert resnet_loader.config(state)["layers"] == [1, 1, 1, 1]
@@ -86,7 +86,7 @@ def test_resnet_standin_is_a_tiny_torchvision_resnet_with_known_top1(resnet_stat
 
 
 def test_resnet_standin_is_deterministic(tmp_path):
-    from launcher.standins import resnet50_state
+    from mlperf_harness.models.resnet50 import standin_pytorch as resnet50_state
 
     a = resnet50_state.export_model(tmp_path / "a.pth", seed=1)
     b = resnet50_state.export_model(tmp_path / "b.pth", seed=1)
@@ -94,7 +94,7 @@ def test_resnet_standin_is_deterministic(tmp_path):
 
 
 def test_bert_reference_config_comes_from_bert_large_shapes():
-    from mlperf_harness.weights import bert
+    from mlperf_harness.models.bert import weights_pytorch as bert
 
     large = {"bert.embeddings.word_embeddings.weight": torch.empty(30522, 1024),
              "bert.embeddings.position_embeddings.weight": torch.empty(512, 1024),
@@ -106,7 +106,7 @@ def test_bert_reference_config_comes_from_bert_large_shapes():
 @pytest.fixture(scope="module")
 def bert_state(tmp_path_factory):
     pytest.importorskip("transformers")
-    from launcher.standins import bert_state
+    from mlperf_harness.models.bert import standin_pytorch as bert_state
 
     out = tmp_path_factory.mktemp("bert-state")
     info = bert_state.generate(out)
@@ -115,8 +115,8 @@ def bert_state(tmp_path_factory):
 
 
 def test_bert_standin_reproduces_the_known_scores(bert_state):
-    from mlperf_harness.accuracy import squad as acc
-    from mlperf_harness.datasets import squad
+    from mlperf_harness.models.bert import accuracy as acc
+    from mlperf_harness.models.bert import dataset as squad
 
     state = torch.load(bert_state["model_path"], weights_only=True)
     state["bert.pooler.dense.weight"] = torch.zeros(64, 64)  # an extra key, as checkpoints may carry

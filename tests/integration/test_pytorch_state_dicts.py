@@ -42,7 +42,7 @@ def full_resnet50(tmp_path_factory) -> Path:
     """torchvision's resnet50() state_dict with random weights (about 100 MB), as resnet50-19c8e357.pth."""
     torch = pytest.importorskip("torch")
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-    from mlperf_harness.weights.resnet_arch import resnet50
+    from mlperf_harness.models.resnet50.weights_pytorch import resnet50
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "resnet50-19c8e357.pth"
@@ -60,7 +60,7 @@ def test_full_resnet50_state_dict_with_model_flag(built_image, cli_env, tmp_path
 
 def test_tiny_bert_state_dict_standin_gives_the_known_scores(built_image, cli_env, cache_dir, tmp_path):
     run_dir, stdout = _run(cli_env, tmp_path / "results", "_pytorch,_cpu,_bert-99")
-    [expected] = cache_dir.glob("standins/bert_state-*/expected.json")
+    [expected] = cache_dir.glob("standins/bert_pytorch-*/expected.json")
     known = json.loads(expected.read_text())
     for scenario, text in _check_both_modes(run_dir, "bert-99").items():
         scores = json.loads(text)

@@ -1,6 +1,6 @@
 """The resnet50 stand-in for the pytorch backend as a state_dict: torchvision's ResNet(Bottleneck, layers)
 at a tiny size, loaded by the same code as the real resnet50-19c8e357.pth
-(mlperf_harness.weights.resnet), and a synthetic ImageNet-layout dataset with a known top-1.
+(mlperf_harness.models.resnet50.weights_pytorch, through backends/state_dicts.py), and a synthetic ImageNet-layout dataset with a known top-1.
 
 Model: ``ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=8)`` (1000 classes; about 21 MB). Every
 residual branch ends in a BatchNorm with weight and bias 0, so each block passes its shortcut on; the
@@ -18,7 +18,7 @@ at least ``MARGIN`` from its edges (else the image is regenerated); that cell is
 the top-1 known exactly, as resnet50.py's: sample i is correct iff
 round_half_up((i+1)*f) - round_half_up(i*f) == 1.
 
-    python -m launcher.standins.resnet50_state OUT_DIR [--samples N] [--top1 F] [--seed S]
+    python -m mlperf_harness.models.resnet50.standin_pytorch OUT_DIR [--samples N] [--top1 F] [--seed S]
 """
 
 from __future__ import annotations
@@ -33,11 +33,8 @@ from typing import Dict, Optional
 import numpy as np
 from PIL import Image
 
-try:
-    from mlperf_harness.datasets.imagenet import MEANS, preprocess
-except ImportError:  # running from a source checkout: the harness lives in <repo>/harness
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-    from mlperf_harness.datasets.imagenet import MEANS, preprocess
+from mlperf_harness.models.resnet50.dataset import MEANS, preprocess
+from mlperf_harness.standin_cli import main as standin_main
 
 VERSION = 1
 MODEL_FILES = {"pytorch": "resnet50-19c8e357.pth"}
@@ -49,7 +46,7 @@ MARGIN = 3.0  # pixel values every preprocessed pixel keeps from its cell's edge
 MIN_SIDE, MAX_SIDE = 300, 500
 JPEG_QUALITY = 95
 MAX_ATTEMPTS = 50
-# torchvision's normalisation, as mlperf_harness.weights.resnet applies it
+# torchvision's normalisation, as mlperf_harness.models.resnet50.weights_pytorch applies it
 TV_MEAN = np.array([0.485, 0.456, 0.406]) * 255.0
 TV_STD = np.array([0.229, 0.224, 0.225]) * 255.0
 
@@ -67,7 +64,7 @@ def state_dict(seed: int = 0) -> "OrderedDict":
     """The tiny ResNet's weights (see the module docstring); seeded numpy, so torch's RNG plays no part."""
     import torch
 
-    from mlperf_harness.weights.resnet_arch import Bottleneck, ResNet
+    from mlperf_harness.models.resnet50.weights_pytorch import Bottleneck, ResNet
 
     net = ResNet(Bottleneck, LAYERS, num_classes=1000, width_per_group=WIDTH_PER_GROUP)
     rng = np.random.default_rng([seed, 0x7E550])
@@ -201,15 +198,13 @@ def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, s
         lines.append(f"{name} {label}\n")
     (data_dir / "val_map.txt").write_text("".join(lines), encoding="utf-8")
     expected = {"top1": round(100.0 * good / n_samples, 3), "good": good, "total": n_samples,
-                "generator": "resnet50_state", "version": VERSION, "backend": backend}
+                "generator": "resnet50_pytorch", "version": VERSION, "backend": backend}
     (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
     return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
 
 
 def main(argv=None) -> int:
-    from launcher.standins import main as standin_main
-
-    return standin_main("python -m launcher.standins.resnet50_state",
+    return standin_main("python -m mlperf_harness.models.resnet50.standin_pytorch",
                         "Write the resnet50 state_dict stand-in (pytorch) and its dataset.", MODEL_FILES,
                         ("--samples", 300, "synthetic JPEGs"), ("--top1", 0.75, "fraction labelled correctly"),
                         generate, argv)

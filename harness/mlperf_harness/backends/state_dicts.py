@@ -1,8 +1,8 @@
 """The reference architectures, built for a published state_dict (weights without an architecture).
 
-- resnet50-19c8e357.pth: torchvision's ResNet (``resnet.py``); the layer counts, widths and class count
+- resnet50-19c8e357.pth: torchvision's ResNet (models/resnet50/weights_pytorch.py); the layer counts, widths and class count
   are read from the state_dict's keys and shapes, so the tiny stand-in loads through the same code.
-- bert model.pytorch: transformers' ``BertForQuestionAnswering(BertConfig(...))`` (``bert.py``); the
+- bert model.pytorch: transformers' ``BertForQuestionAnswering(BertConfig(...))`` (models/bert/weights_pytorch.py); the
   sizes are read from the shapes, the rest is the reference's bert_config.json.
 
 ``load_state_dict_model(state_dict)`` picks the architecture from the keys and returns a module with the
@@ -42,9 +42,9 @@ def load_state_dict_model(obj) -> Tuple[object, str]:
     state_dict = unwrap(obj)
     kind = architecture(state_dict)
     if kind == "resnet":
-        from mlperf_harness.weights import resnet
+        from mlperf_harness.models.resnet50 import weights_pytorch as resnet
 
         return resnet.load(state_dict)
-    from mlperf_harness.weights import bert
+    from mlperf_harness.models.bert import weights_pytorch as bert
 
     return bert.load(state_dict)

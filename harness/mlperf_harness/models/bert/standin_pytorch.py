@@ -1,9 +1,9 @@
 """The bert stand-in for the pytorch backend as a state_dict: transformers' BertForQuestionAnswering at a
-tiny BertConfig, loaded by the same code as the reference's model.pytorch (mlperf_harness.weights.bert),
-with bert.py's generated vocabulary and SQuAD dataset (so the same known exact match and F1).
+tiny BertConfig, loaded by the same code as the reference's model.pytorch (mlperf_harness.models.bert.weights_pytorch),
+with standin.py's generated vocabulary and SQuAD dataset (so the same known exact match and F1).
 
 Model: hidden 64 (one attention head), 2 layers, intermediate 128, 512 positions, 2 token types, the
-generated vocabulary. bert.py's dataset is built so that answering "from the context's start marker to
+generated vocabulary. standin.py's dataset is built so that answering "from the context's start marker to
 its end marker" gives the known scores; this BERT does exactly that:
 - word embeddings: seeded noise in dims 2..63; start markers add ``MARK`` to dim 0, end markers to dim
   1, both-markers to both; position and token-type embeddings are noise in dims 2..63 only;
@@ -13,7 +13,7 @@ its end marker" gives the known scores; this BERT does exactly that:
 After LayerNorm a marker's dim scores about 7 and every other token's within about +-1, so the
 post-processing (n-best, answers up to 30 tokens) picks the marker span in every window holding it.
 
-    python -m launcher.standins.bert_state OUT_DIR [--questions N] [--exact F] [--seed S]
+    python -m mlperf_harness.models.bert.standin_pytorch OUT_DIR [--questions N] [--exact F] [--seed S]
 """
 
 from __future__ import annotations
@@ -26,13 +26,9 @@ from typing import Dict
 
 import numpy as np
 
-from launcher.standins import bert as _dataset
-
-try:
-    from mlperf_harness.weights import bert as _loader
-except ImportError:  # running from a source checkout: the harness lives in <repo>/harness
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-    from mlperf_harness.weights import bert as _loader
+from mlperf_harness.models.bert import standin as _dataset
+from mlperf_harness.models.bert import weights_pytorch as _loader
+from mlperf_harness.standin_cli import main as standin_main
 
 VERSION = 1
 MODEL_FILES = {"pytorch": "model.pytorch"}
@@ -103,18 +99,16 @@ def export_model(path, backend: str = "pytorch", seed: int = 0) -> Path:
 
 def generate(out_dir: Path, n_questions: int = 60, exact_fraction: float = 0.75, seed: int = 0,
              backend: str = "pytorch") -> Dict:
-    """bert.py's dataset and expected.json, with model/model.pytorch this state_dict."""
+    """standin.py's dataset and expected.json, with model/model.pytorch this state_dict."""
     if backend not in MODEL_FILES:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(MODEL_FILES)}")
     info = _dataset.generate(out_dir, n_questions, exact_fraction, seed, backend="pytorch")
     export_model(info["model_path"], backend, seed)
-    return dict(info, generator="bert_state", state_dict_version=VERSION)
+    return dict(info, generator="bert_pytorch", state_dict_version=VERSION)
 
 
 def main(argv=None) -> int:
-    from launcher.standins import main as standin_main
-
-    return standin_main("python -m launcher.standins.bert_state",
+    return standin_main("python -m mlperf_harness.models.bert.standin_pytorch",
                         "Write the bert state_dict stand-in (pytorch) and its SQuAD dataset.", MODEL_FILES,
                         ("--questions", 60, "synthetic questions"), ("--exact", 0.75, "fraction answered exactly"),
                         generate, argv)
