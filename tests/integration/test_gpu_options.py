@@ -6,12 +6,12 @@ import os
 import stat
 
 import pytest
-from integration_support import BASE
 
-from launcher import run as run_mod
-from launcher.devices import passthrough
-from launcher.session import Session
-from launcher.variation import parse_variation
+from integration_support import BASE
+from launcher.run import execute as run_mod
+from launcher.run.devices import passthrough
+from launcher.session_tmp import Session
+from launcher.spec.variation import parse_variation
 
 pytestmark = pytest.mark.docker
 

@@ -12,13 +12,14 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from launcher import bundle, config as cfg
-from launcher.cli import app
-from launcher.engine import ImageInfo
+from launcher.airgap import bundle
+from launcher import settings as cfg
+from launcher.cli.root import app
+from launcher.engine.docker_engine import ImageInfo
 from launcher.errors import UsageError
-from launcher.session import Session
-from launcher.spec import load_spec
-from launcher.variation import parse_variation
+from launcher.session_tmp import Session
+from launcher.spec.model import load_spec
+from launcher.spec.variation import parse_variation
 
 pytestmark = pytest.mark.timeout(60)
 

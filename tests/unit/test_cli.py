@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from launcher.render import ROOT
-from launcher.spec import DEFAULT_SPEC, load_spec
+from launcher.spec.render import ROOT
+from launcher.spec.model import DEFAULT_SPEC, load_spec
 
 
 def cli(*args, env=None):

@@ -1,6 +1,6 @@
 import shlex
 
-from launcher.container import ContainerSpec, Mount
+from launcher.run.container import ContainerSpec, Mount
 
 
 def spec(**kw):

@@ -2,7 +2,7 @@ import shlex
 
 import pytest
 
-from launcher.devices import Passthrough, check_host, passthrough
+from launcher.run.devices import Passthrough, check_host, passthrough
 from launcher.errors import UsageError
 
 
@@ -49,9 +49,9 @@ def test_host_checks():
 
 
 def test_dry_run_lines_for_gpus(tmp_path):
-    from launcher import run as run_mod
-    from launcher.session import Session
-    from launcher.variation import parse_variation
+    from launcher.run import execute as run_mod
+    from launcher.session_tmp import Session
+    from launcher.spec.variation import parse_variation
 
     session = Session.open()
     line = run_mod.dry_run(session, parse_variation("_cuda", session.spec),

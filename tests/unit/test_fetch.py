@@ -17,14 +17,17 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from launcher import config as cfg, fetch, mirror, wheelhouse
-from launcher.artifacts import artifact_path
-from launcher.cli import app
+from launcher import settings as cfg
+from launcher.airgap import fetch
+from launcher.airgap import mirror
+from launcher.build import wheelhouse
+from launcher.build.artifacts import artifact_path
+from launcher.cli.root import app
 from launcher.errors import UsageError
-from launcher.lockfile import LOCK_NAME
-from launcher.session import Session
-from launcher.spec import DEFAULT_SPEC, load_spec
-from launcher.variation import parse_variation
+from launcher.airgap.lockfile import LOCK_NAME
+from launcher.session_tmp import Session
+from launcher.spec.model import DEFAULT_SPEC, load_spec
+from launcher.spec.variation import parse_variation
 
 pytestmark = pytest.mark.timeout(60)
 

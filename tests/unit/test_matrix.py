@@ -6,9 +6,9 @@ import sys
 
 import yaml
 
-from launcher import matrix
-from launcher.render import ROOT
-from launcher.spec import load_spec
+from launcher.build import matrix
+from launcher.spec.render import ROOT
+from launcher.spec.model import load_spec
 
 
 def supported_from_list():

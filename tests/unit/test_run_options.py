@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from launcher import options as opts, run as run_mod
+from launcher.run import options as opts
+from launcher.run import execute as run_mod
 from launcher.errors import UsageError
-from launcher.results import new_run_dir
-from launcher.session import Session
-from launcher.spec import load_spec
-from launcher.variation import parse_variation
+from launcher.run.results import new_run_dir
+from launcher.session_tmp import Session
+from launcher.spec.model import load_spec
+from launcher.spec.variation import parse_variation
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import pytest
 
 from launcher.errors import UsageError
-from launcher.spec import load_spec
-from launcher.variation import parse_variation, require_supported
+from launcher.spec.model import load_spec
+from launcher.spec.variation import parse_variation, require_supported
 
 
 @pytest.fixture(scope="module")

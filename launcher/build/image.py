@@ -11,12 +11,14 @@ from pathlib import Path
 
 from rich.status import Status
 
-from . import artifacts, context, wheelhouse
-from .engine import BuildRequest
-from .errors import UsageError
-from .render import ROOT, stale
-from .session import Session
-from .variation import ImageKey, Variation, require_supported
+from launcher.build import artifacts
+from launcher.build import context
+from launcher.build import wheelhouse
+from launcher.engine.docker_engine import BuildRequest
+from launcher.errors import UsageError
+from launcher.spec.render import ROOT, stale
+from launcher.session_tmp import Session
+from launcher.spec.variation import ImageKey, Variation, require_supported
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
     elif backend.artifact is None:
         raise UsageError(f"no real {key.model} model for {key.framework}: {backend.real_refuse}")
     else:
-        from .fetch import ensure_artifact  # verified against its digest; fetched first unless offline
+        from launcher.airgap.fetch import ensure_artifact  # verified against its digest; fetched first unless offline
 
         model_files = [ensure_artifact(session, backend.artifact, variation, offline)]
         dataset_dir = None  # not redistributable: mounted at run time

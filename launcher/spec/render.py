@@ -7,9 +7,9 @@ from pathlib import Path
 
 import jinja2
 
-from .spec import Spec
+from launcher.spec.model import Spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 
 

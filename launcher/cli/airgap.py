@@ -11,15 +11,15 @@ from typing import Optional
 
 import typer
 
-from .cli_common import handled, out
-from .errors import UsageError
+from launcher.cli.common import handled, out
+from launcher.errors import UsageError
 
 VARIATIONS_HELP = "CM-style variations, e.g. _cpu,_onnxruntime,_resnet50 (repeatable; default: the default variation)"
 
 
 def _variations(session, values: list[str] | None, everything: bool = False):
-    from .fetch import supported_variations
-    from .variation import parse_variation
+    from launcher.airgap.fetch import supported_variations
+    from launcher.spec.variation import parse_variation
 
     if everything and values:
         raise UsageError("--all and --variation exclude each other; give one")
@@ -42,8 +42,8 @@ def fetch(
     spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
 ) -> None:
     """Download and verify every model artifact and wheel the images need, for building offline later."""
-    from . import fetch as fetch_mod
-    from .session import Session
+    from launcher.airgap import fetch as fetch_mod
+    from launcher.session_tmp import Session
 
     session = Session.open(spec_path, base, index_url=index_url, ca_bundle=ca_bundle)
     if cache is not None:
@@ -66,8 +66,8 @@ def bundle_save(
     spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
 ) -> None:
     """Write the variations' images (docker save) and a verified manifest into one tar file."""
-    from . import bundle as bundle_mod
-    from .session import Session
+    from launcher.airgap import bundle as bundle_mod
+    from launcher.session_tmp import Session
 
     session = Session.open(spec_path)
     saved = bundle_mod.save(session, _variations(session, variation), output, standin=not real, force=force)
@@ -81,8 +81,8 @@ def bundle_load(
     spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
 ) -> None:
     """Verify a bundle's checksums, then load its images and tag them; a damaged bundle loads nothing."""
-    from . import bundle as bundle_mod
-    from .session import Session
+    from launcher.airgap import bundle as bundle_mod
+    from launcher.session_tmp import Session
 
     session = Session.open(spec_path)
     loaded = bundle_mod.load(session, path, repository=repository, verify_only=verify_only)

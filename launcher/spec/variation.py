@@ -10,8 +10,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from .errors import UsageError
-from .spec import Spec
+from launcher.errors import UsageError
+from launcher.spec.model import Spec
 
 SCENARIOS = {"offline": "Offline", "server": "Server", "singlestream": "SingleStream", "multistream": "MultiStream"}
 IMPLEMENTATIONS = ("python",)

@@ -30,13 +30,13 @@ from typing import Callable
 from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
 
-from . import wheelhouse
-from .artifacts import artifact_path
-from .errors import BuildError, FetchError, MlperfDockerError, UsageError
-from .lockfile import LockFile
-from .session import Session
-from .spec import Artifact, Spec
-from .variation import Variation, require_supported
+from launcher.build import wheelhouse
+from launcher.build.artifacts import artifact_path
+from launcher.errors import BuildError, FetchError, MlperfDockerError, UsageError
+from launcher.airgap.lockfile import LockFile
+from launcher.session_tmp import Session
+from launcher.spec.model import Artifact, Spec
+from launcher.spec.variation import Variation, require_supported
 
 CHUNK = 1 << 20
 USER_AGENT = "mlperf-docker-fetch/0.1 (+https://github.com/mlperf-docker/mlperf-docker)"

@@ -10,15 +10,16 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from . import base_image, render as render_mod
-from .config import load_config, save_config
-from .cli_common import (BaseOption, CaBundleOption, IndexUrlOption, MirrorOption, OfflineOption, SpecOption,
+from launcher.build import base_image
+from launcher.spec import render as render_mod
+from launcher.settings import load_config, save_config
+from launcher.cli.common import (BaseOption, CaBundleOption, IndexUrlOption, MirrorOption, OfflineOption, SpecOption,
                          VARIATION_HELP, err, handled, out)
-from .errors import UsageError
-from .results import metric
-from .session import Session
-from .spec import load_spec
-from .variation import PARAMETRIC, Grammar, ImageKey, parse_variation
+from launcher.errors import UsageError
+from launcher.run.results import metric
+from launcher.session_tmp import Session
+from launcher.spec.model import load_spec
+from launcher.spec.variation import PARAMETRIC, Grammar, ImageKey, parse_variation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build and run the MLPerf inference reference benchmarks in containers.")
@@ -118,7 +119,7 @@ def build(
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Build the image for a variation (tag: <repo>/<framework>-<device>:<model>-<precision>[-standin])."""
-    from .build import build_image
+    from launcher.build.image import build_image
 
     session = Session.open(spec_path, base, offline=offline, index_url=index_url, ca_bundle=ca_bundle,
                            registry_mirror=registry_mirror)
@@ -136,7 +137,7 @@ def stage(
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Write a variation's build context (Dockerfile, wheels, model, dataset, harness) without building."""
-    from .build import stage_to
+    from launcher.build.image import stage_to
 
     session = Session.open(spec_path, base)
     out_dir = stage_to(session, parse_variation(variation, session.spec), out, standin=not real)
@@ -152,7 +153,7 @@ def matrix(
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """The CI image matrix images.yaml yields."""
-    from . import matrix as matrix_mod
+    from launcher.build import matrix as matrix_mod
 
     session = Session.open(spec_path)
     if fmt == "github":
@@ -207,7 +208,8 @@ def run(
     spec_path: Optional[Path] = SpecOption,
 ) -> None:
     """Run the benchmark for a variation; results land in a new folder under --output_dir."""
-    from . import options as opts, run as run_mod
+    from launcher.run import options as opts
+    from launcher.run import execute as run_mod
 
     session = Session.open(spec_path, base, offline=offline, index_url=index_url, ca_bundle=ca_bundle,
                            registry_mirror=registry_mirror)
@@ -277,7 +279,7 @@ def base_create(
         session.say(f"{device} base is now {tag} in {save_config(config)}")
 
 
-from .cli_airgap import register as register_airgap  # noqa: E402  (fetch, bundle save|load)
+from launcher.cli.airgap import register as register_airgap  # noqa: E402  (fetch, bundle save|load)
 register_airgap(app)
 
 

@@ -11,9 +11,9 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import SpecError
+from launcher.errors import SpecError
 
-DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "images.yaml"
+DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "images.yaml"
 
 _PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,-]+\])?==[A-Za-z0-9.+!_-]+$")
 

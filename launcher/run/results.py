@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from launcher.errors import UsageError
 
 _SAMPLES = re.compile(r"^(?:Completed )?[Ss]amples per second\s*:\s*([\d.eE+-]+)", re.M)
 _LATENCY = re.compile(r"^([\d.]+)th percentile latency \(ns\)\s*:\s*(\d+)", re.M)

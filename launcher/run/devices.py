@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
+from launcher.errors import UsageError
 
 ROCM_GROUPS = ("video", "render")  # names used when the host's device files are not there to read gids from
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from .spec import Spec
-from .variation import ImageKey
+from launcher.spec.model import Spec
+from launcher.spec.variation import ImageKey
 
 # CI policy: CPU images are built and smoke-run; GPU images are built (no GPU to run them on).
 SMOKE_DEVICES = ("cpu",)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .container import ContainerSpec
-from .errors import BuildError, EngineError, RunError
+from launcher.run.container import ContainerSpec
+from launcher.errors import BuildError, EngineError, RunError
 
 LineSink = Callable[[str], None]
 

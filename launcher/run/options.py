@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
-from .variation import SCENARIOS, Variation
+from launcher.errors import UsageError
+from launcher.spec.variation import SCENARIOS, Variation
 
 MODES = ("accuracy", "performance", "both")
 RUN_STYLES = ("test", "valid")

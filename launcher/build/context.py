@@ -6,8 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import wheelhouse
-from .render import ROOT
+from launcher.build import wheelhouse
+from launcher.spec.render import ROOT
 
 HARNESS_SOURCE = ROOT / "harness" / "mlperf_harness"
 

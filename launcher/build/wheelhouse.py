@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import BuildError, UsageError
-from .spec import Base, Spec
+from launcher.errors import BuildError, UsageError
+from launcher.spec.model import Base, Spec
 
 STAMP = ".complete.json"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SpecError
-from .spec import Artifact, Spec
+from launcher.errors import SpecError
+from launcher.spec.model import Artifact, Spec
 
 LOCK_NAME = "images.lock.yaml"
 HEADER = (

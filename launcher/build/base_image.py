@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import EngineError, UsageError
+from launcher.errors import EngineError, UsageError
 
 DEFAULT_TAG = "mlperf-docker/debian:bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"

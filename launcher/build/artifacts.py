@@ -7,7 +7,7 @@ import importlib
 import shutil
 from pathlib import Path
 
-from .spec import Artifact
+from launcher.spec.model import Artifact
 
 
 def standin(name: str, cache: Path, log=print) -> Path:
@@ -30,7 +30,7 @@ def _source_digest(module) -> str:
     import mlperf_harness.datasets as datasets
 
     digest = hashlib.sha256()
-    standins = Path(__file__).parent / "standins"
+    standins = Path(__file__).resolve().parents[1] / "standins"
     sources = sorted(standins.glob("*.py")) + sorted(Path(datasets.__file__).parent.glob("*.py"))
     for source in sources:
         digest.update(source.read_bytes())

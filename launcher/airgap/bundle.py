@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from .errors import BundleError, UsageError
-from .session import Session
-from .variation import ImageKey, Variation, require_supported
+from launcher.errors import BundleError, UsageError
+from launcher.session_tmp import Session
+from launcher.spec.variation import ImageKey, Variation, require_supported
 
 FORMAT = "mlperf-docker-bundle/1"
 IMAGES = "images.tar"
@@ -216,7 +216,7 @@ def _key_dict(key: ImageKey) -> dict:
 
 def save(session: Session, variations: list[Variation], out: Path, standin: bool = True, force: bool = False) -> Saved:
     """docker save (through the SDK) the variations' images into one bundle with its manifest."""
-    from .build import revision
+    from launcher.build.image import revision
 
     if out.exists() and not force:
         raise UsageError(f"{out} already exists; choose another name or pass --force to replace it")
@@ -259,7 +259,7 @@ def _docker_save(session: Session, tags: list[str]) -> Iterator[bytes]:
             response = api._get(api._url("/images/get"), params={"names": tags}, stream=True)
             yield from api._stream_raw_result(response, CHUNK, False)
     except docker.errors.APIError as exc:
-        from .errors import EngineError
+        from launcher.errors import EngineError
 
         raise EngineError(f"the engine could not save {', '.join(tags)}: {exc.explanation or exc}") from None
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import config as cfg
-from .engine import DockerEngine
-from .spec import Spec, load_spec
+from launcher import settings as cfg
+from launcher.engine.docker_engine import DockerEngine
+from launcher.spec.model import Spec, load_spec
 
 
 @dataclass

@@ -9,14 +9,14 @@ import shutil
 import socket
 from pathlib import Path
 
-from .build import build_image, image_tag
-from .container import ContainerSpec, Mount
-from .devices import Passthrough, check_host, passthrough
-from .errors import RunError, UsageError
-from .options import RunOptions, resolve_batch_size, resolve_scenarios, validate  # noqa: F401 (re-exported)
-from .results import TestResult, collect, new_run_dir, run_name
-from .session import Session
-from .variation import Variation, require_supported
+from launcher.build.image import build_image, image_tag
+from launcher.run.container import ContainerSpec, Mount
+from launcher.run.devices import Passthrough, check_host, passthrough
+from launcher.errors import RunError, UsageError
+from launcher.run.options import RunOptions, resolve_batch_size, resolve_scenarios, validate  # noqa: F401 (re-exported)
+from launcher.run.results import TestResult, collect, new_run_dir, run_name
+from launcher.session_tmp import Session
+from launcher.spec.variation import Variation, require_supported
 
 RESULTS_MOUNT = "/results"
 MODEL_DIR = "/opt/mlperf/model"

@@ -8,7 +8,7 @@ from typing import Callable
 import typer
 from rich.console import Console
 
-from .errors import MlperfDockerError
+from launcher.errors import MlperfDockerError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -14,8 +14,8 @@ import platformdirs
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import SpecError, UsageError
-from .mirror import normalise as normalise_mirror, rewrite as rewrite_image
+from launcher.errors import SpecError, UsageError
+from launcher.airgap.mirror import normalise as normalise_mirror, rewrite as rewrite_image
 
 Builder = Literal["auto", "buildx", "buildkit", "classic"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import UsageError
+from launcher.errors import UsageError
 
 DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 _MIRROR = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
