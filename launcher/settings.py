@@ -1,20 +1,24 @@
-"""Local settings: where the cache lives and what a lab overrides (bases, wheel sources, builder).
+"""The one settings cascade: flag > environment (MLPERF_DOCKER_*) > user config > images.yaml.
 
-Precedence, highest first: command-line flags, environment (MLPERF_DOCKER_*), the user config file
-(MLPERF_DOCKER_CONFIG, else <user config dir>/mlperf-docker/config.yaml), images.yaml.
+The user config file is MLPERF_DOCKER_CONFIG, else <user config dir>/mlperf-docker/config.yaml.
+`Settings.resolve(...)` applies the cascade once per command and returns frozen Settings: the spec,
+the cache, the bases, the repository, the offline switch, the mirror, the index URL and the CA bundle.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from types import MappingProxyType
+from typing import Literal, Mapping
 
 import platformdirs
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from launcher.errors import SpecError, UsageError
+from launcher.spec.model import Spec, load_spec
 from launcher.airgap.mirror import normalise as normalise_mirror, rewrite as rewrite_image
 
 Builder = Literal["auto", "buildx", "buildkit", "classic"]
@@ -50,7 +54,10 @@ def config_path() -> Path:
     return Path(env) if env else Path(platformdirs.user_config_dir("mlperf-docker")) / "config.yaml"
 
 
-def cache_dir() -> Path:
+def cache_dir(flag: Path | None = None) -> Path:
+    """--cache, then MLPERF_DOCKER_CACHE, then the user cache dir."""
+    if flag is not None:
+        return flag.expanduser().resolve()
     env = os.environ.get("MLPERF_DOCKER_CACHE")
     return Path(env) if env else Path(platformdirs.user_cache_dir("mlperf-docker"))
 
@@ -139,3 +146,46 @@ def ca_bundle(flag: str | Path | None, config: UserConfig) -> Path | None:
     if not path.is_file():
         raise UsageError(f"CA bundle {value}: no such file (a PEM file of CA certificates)")
     return path.resolve()
+
+
+_mirror_setting, _index_setting, _ca_setting = registry_mirror, index_url, ca_bundle  # (shadowed by resolve's flags)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every local setting of one command, resolved once (see `resolve`)."""
+
+    spec: Spec
+    config: UserConfig
+    cache: Path
+    base_overrides: Mapping[str, BaseChoice] = field(default_factory=dict)
+    # Air-gapped labs: build from the cache only (no wheel or artifact download, no pull); a registry
+    # mirror for remote bases; the package index and CA bundle for host-side fetches only.
+    offline: bool = False
+    registry_mirror: str | None = None
+    index_url: str | None = None
+    ca_bundle: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_overrides", MappingProxyType(dict(self.base_overrides)))
+
+    @classmethod
+    def resolve(cls, spec_path: Path | None = None, cache: Path | None = None, bases: list[str] | None = None, *,
+                offline: bool = False, registry_mirror: str | None = None, index_url: str | None = None,
+                ca_bundle: Path | None = None) -> "Settings":
+        """The cascade: each argument is the flag's value (None: not given)."""
+        config = load_config()
+        return cls(spec=load_spec(spec_path), config=config, cache=cache_dir(cache),
+                   base_overrides=parse_base_overrides(bases), offline=offline,
+                   registry_mirror=_mirror_setting(registry_mirror, config),
+                   index_url=_index_setting(index_url, config), ca_bundle=_ca_setting(ca_bundle, config))
+
+    def base(self, device: str) -> BaseChoice:
+        """The base image and its Python for a device, after every override."""
+        declared = self.spec.base(device)
+        return base_choice(device, BaseChoice(image=declared.image, python=declared.python),
+                           dict(self.base_overrides), self.config, mirror=self.registry_mirror)
+
+    @property
+    def repository(self) -> str:
+        return repository(self.spec.project.repository, self.config)

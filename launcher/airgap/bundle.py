@@ -2,7 +2,7 @@
 
 A bundle is an uncompressed tar with three members:
 
-    images.tar       `docker save` of the images (through the SDK), tags included
+    images.tar       `docker save` of the images (through the engine), tags included
     manifest.json    format, creation time, images.yaml digest, every image's tag, id and variation,
                      and the sha256 and size of every other member
     manifest.sha256  the sha256 of manifest.json
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from launcher.errors import BundleError, UsageError
-from launcher.session_tmp import Session
+from launcher.errors import BundleError, EngineError, UsageError
+from launcher.session import Session
 from launcher.spec.variation import ImageKey, Variation, require_supported
 
 FORMAT = "mlperf-docker-bundle/1"
@@ -209,13 +209,8 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 # ---- with the engine ----------------------------------------------------------------------------
 
-def _key_dict(key: ImageKey) -> dict:
-    return {"framework": key.framework, "device": key.device, "model": key.model,
-            "precision": key.precision, "standin": key.standin}
-
-
 def save(session: Session, variations: list[Variation], out: Path, standin: bool = True, force: bool = False) -> Saved:
-    """docker save (through the SDK) the variations' images into one bundle with its manifest."""
+    """docker save (through the engine) the variations' images into one bundle with its manifest."""
     from launcher.build.image import revision
 
     if out.exists() and not force:
@@ -233,7 +228,7 @@ def save(session: Session, variations: list[Variation], out: Path, standin: bool
             real = " --real" if not standin else ""
             raise UsageError(f"image {tag} is not built; run `mlperf-docker build --variation {variation}{real}` first")
         images.append({"tag": tag, "id": info.id, "size": info.size, "variation": str(variation),
-                       "key": _key_dict(key), "labels": info.labels})
+                       "key": key.as_dict(), "labels": info.labels})
     manifest = {
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "tool": {"name": "mlperf-docker", "revision": revision()},
@@ -243,25 +238,8 @@ def save(session: Session, variations: list[Variation], out: Path, standin: bool
     }
     tags = [image["tag"] for image in images]
     session.say(f"saving {', '.join(tags)} to {out}")
-    size = write_bundle(out, _docker_save(session, tags), manifest, force=force)
+    size = write_bundle(out, session.engine.save(tags), manifest, force=force)
     return Saved(out, size, tags)
-
-
-def _docker_save(session: Session, tags: list[str]) -> Iterator[bytes]:
-    """`docker save TAG...` through the SDK: one archive, layers shared between the images once."""
-    import docker
-
-    api = session.engine.client.api
-    try:
-        if len(tags) == 1:
-            yield from api.get_image(tags[0], chunk_size=CHUNK)
-        else:  # docker-py wraps only the one-image endpoint; this is the engine's own multi-image form
-            response = api._get(api._url("/images/get"), params={"names": tags}, stream=True)
-            yield from api._stream_raw_result(response, CHUNK, False)
-    except docker.errors.APIError as exc:
-        from launcher.errors import EngineError
-
-        raise EngineError(f"the engine could not save {', '.join(tags)}: {exc.explanation or exc}") from None
 
 
 @dataclass(frozen=True)
@@ -282,28 +260,19 @@ def load(session: Session, path: Path, repository: str | None = None, verify_onl
     for image in images:
         tag = image["tag"]
         if repository:
-            key = image["key"]
-            tag = ImageKey(key["framework"], key["device"], key["model"], key["precision"], key["standin"]).tag(repository)
+            tag = ImageKey.of(image["key"]).tag(repository)
         targets.append(Loaded(tag, image["id"], image.get("variation", "")))
     if verify_only:
         return targets
-    import docker
-
-    client = session.engine.client
     member = _Member(path, IMAGES)
     try:
-        client.images.load(member)
-    except docker.errors.APIError as exc:
-        raise BundleError(f"{path}: the engine refused the images ({exc.explanation or exc})") from None
-    except docker.errors.DockerException as exc:  # ImageLoadError: an error in the load's output stream
-        raise BundleError(f"{path}: the engine could not load the images ({exc})") from None
+        session.engine.load(member)
+    except EngineError as exc:
+        raise BundleError(f"{path}: {exc}") from None
     finally:
         member.close()
     for target in targets:
-        try:
-            image = client.images.get(target.id)
-        except docker.errors.ImageNotFound:
-            raise BundleError(f"{path}: image {target.id} ({target.tag}) is not in the engine after loading") from None
-        repo, _, tag = target.tag.rpartition(":")
-        image.tag(repo, tag)
+        if not session.engine.image_exists(target.id):
+            raise BundleError(f"{path}: image {target.id} ({target.tag}) is not in the engine after loading")
+        session.engine.tag(target.id, target.tag)
     return targets

@@ -34,7 +34,7 @@ from launcher.build import wheelhouse
 from launcher.build.artifacts import artifact_path
 from launcher.errors import BuildError, FetchError, MlperfDockerError, UsageError
 from launcher.airgap.lockfile import LockFile
-from launcher.session_tmp import Session
+from launcher.session import Session
 from launcher.spec.model import Artifact, Spec
 from launcher.spec.variation import Variation, require_supported
 
@@ -49,8 +49,7 @@ _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 def supported_variations(spec: Spec) -> list[Variation]:
     """Every supported (framework, device, model, precision) of the spec, as variations."""
-    return [Variation(device=c.device, framework=c.framework, model=c.model, precision=c.precision)
-            for c in spec.supported()]
+    return [Variation.of(c) for c in spec.supported()]
 
 
 @dataclass
@@ -79,7 +78,7 @@ def make_plan(session: Session, variations: list[Variation], models: bool = True
 
 
 def fetch_command(variation: Variation) -> str:
-    return f"mlperf-docker fetch --variation _{variation.device},_{variation.framework},_{variation.model},_{variation.precision}"
+    return f"mlperf-docker fetch --variation {variation.image_key().variation}"
 
 
 # ---- verification -------------------------------------------------------------------------------
@@ -272,7 +271,7 @@ def fetch_wheels(session: Session, framework: str, device: str, python: str, pro
     name = f"wheels {framework}-{device} (Python {python})"
     common = dict(python=python, log=log)
     try:
-        target = wheelhouse.ensure(session.spec, framework, device, session.cache, session.config.find_links,
+        target = wheelhouse.ensure(session.spec, framework, device, session.cache, session.settings.config.find_links,
                                    offline=True, **common)
     except UsageError:
         target = None
@@ -285,8 +284,8 @@ def fetch_wheels(session: Session, framework: str, device: str, python: str, pro
         shutil.rmtree(target)
     task = progress.add(name, None)
     try:
-        target = wheelhouse.ensure(session.spec, framework, device, session.cache, session.config.find_links,
-                                   index_url=session.index_url, ca_bundle=session.ca_bundle, **common)
+        target = wheelhouse.ensure(session.spec, framework, device, session.cache, session.settings.config.find_links,
+                                   index_url=session.settings.index_url, ca_bundle=session.settings.ca_bundle, **common)
     except BuildError as exc:
         progress.done(task, "[red]failed")
         raise FetchError(str(exc)) from None
@@ -365,7 +364,7 @@ def fetch(session: Session, variations: list[Variation], jobs: int = 3, retries:
     started = time.monotonic()
     plan = make_plan(session, variations, models)
     lock = LockFile.beside(session.spec)
-    downloader = Downloader(ca_bundle=session.ca_bundle, retries=retries, backoff=backoff, timeout=timeout)
+    downloader = Downloader(ca_bundle=session.settings.ca_bundle, retries=retries, backoff=backoff, timeout=timeout)
     session.cache.mkdir(parents=True, exist_ok=True)
     progress = _progress(session) if show_progress else None
     bars = _Bars(progress)
@@ -405,7 +404,7 @@ def ensure_artifact(session: Session, artifact: Artifact, variation: Variation, 
     """The cached artifact, verified against its digests; fetched first when missing unless offline."""
     lock = LockFile.beside(session.spec)
     if not offline:
-        downloader = Downloader(ca_bundle=session.ca_bundle)
+        downloader = Downloader(ca_bundle=session.settings.ca_bundle)
         return fetch_artifact(artifact, session.cache, lock, downloader, _Bars(None), session.say).path
     path = artifact_path(artifact, session.cache)
     if not path.exists():
@@ -428,7 +427,7 @@ def describe(session: Session, plan: Plan) -> list[str]:
     for framework, device, python in plan.wheelhouses:
         target = wheelhouse.wheelhouse_dir(session.cache, framework, device, python)
         try:
-            wheelhouse.ensure(session.spec, framework, device, session.cache, session.config.find_links,
+            wheelhouse.ensure(session.spec, framework, device, session.cache, session.settings.config.find_links,
                               offline=True, python=python)
             state = "cached"
         except UsageError:

@@ -17,7 +17,7 @@ from launcher.build import wheelhouse
 from launcher.engine.docker_engine import BuildRequest
 from launcher.errors import UsageError
 from launcher.spec.render import ROOT, stale
-from launcher.session_tmp import Session
+from launcher.session import Session
 from launcher.spec.variation import ImageKey, Variation, require_supported
 
 
@@ -40,11 +40,22 @@ def image_tag(session: Session, key: ImageKey) -> str:
     return key.tag(session.repository)
 
 
-def prepare(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
-            no_cache: bool = False) -> BuildRequest:
+def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
+    """The build arguments of an image: one function for `build` and for `matrix --format bake`."""
+    base = settings.base(key.device)
+    return {
+        "BASE_IMAGE": base.image,
+        "PYTHON_VERSION": base.python,
+        "REVISION": revision(),
+        "SPEC_DIGEST": settings.spec.digest,
+        "ARTIFACTS": "standin" if key.standin else "real",
+    }
+
+
+def prepare(session: Session, variation: Variation, standin: bool = True, no_cache: bool = False) -> BuildRequest:
     """Everything a build needs, staged: wheels, model, dataset and harness in a fresh context folder."""
     spec = session.spec
-    offline = offline or session.offline
+    offline = session.settings.offline
     require_supported(variation, spec)
     key = variation.image_key(standin)
     if stale_files := [s for s in stale(spec) if s.startswith(key.dockerfile)]:
@@ -53,9 +64,9 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
     backend = spec.backend(key.model, key.framework)
     assert model.dataset is not None
     base = session.base(key.device)
-    wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.config.find_links,
+    wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.settings.config.find_links,
                                offline=offline, log=session.say, python=base.python,
-                               index_url=session.index_url, ca_bundle=session.ca_bundle)
+                               index_url=session.settings.index_url, ca_bundle=session.settings.ca_bundle)
     if offline and not session.engine.image_exists(base.image):
         raise UsageError(f"base image {base.image} is not in the local image store and an --offline build pulls "
                          f"nothing; load it (`docker load`) or name a local one (--base {key.device}=IMAGE)")
@@ -79,24 +90,17 @@ def prepare(session: Session, variation: Variation, standin: bool = True, offlin
         dockerfile=ctx / "Dockerfile",
         target=key.target,
         tag=image_tag(session, key),
-        build_args={
-            "BASE_IMAGE": base.image,
-            "PYTHON_VERSION": base.python,
-            "REVISION": revision(),
-            "SPEC_DIGEST": spec.digest,
-            "ARTIFACTS": "standin" if standin else "real",
-        },
+        build_args=build_args(session.settings, key),
         # Bases with set-up steps may need the network (apt) unless offline; every other step never does.
         network="none" if not spec.base(key.device).setup or offline else None,
         no_cache=no_cache,
     )
 
 
-def build_image(session: Session, variation: Variation, standin: bool = True, offline: bool = False,
-                no_cache: bool = False) -> BuildResult:
+def build_image(session: Session, variation: Variation, standin: bool = True, no_cache: bool = False) -> BuildResult:
     started = time.monotonic()
-    session.engine.client  # fail fast, with one clear line, when the engine is unreachable
-    request = prepare(session, variation, standin, offline, no_cache)
+    session.engine.ensure_reachable()  # fail fast, with one clear line, when the engine is unreachable
+    request = prepare(session, variation, standin, no_cache)
     tag = request.tag
     log_path = session.cache / "logs" / f"build-{tag.replace('/', '_').replace(':', '_')}.log"
     base = request.build_args["BASE_IMAGE"]

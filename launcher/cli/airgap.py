@@ -1,8 +1,4 @@
-"""Commands for air-gapped labs: `fetch` (artifacts and wheels ahead of time) and `bundle save|load`.
-
-cli.py calls register(app). Errors follow the rest of the CLI: one `error: ...` line and the
-error's exit code, never a traceback.
-"""
+"""Commands for air-gapped labs: `fetch` (artifacts and wheels ahead of time) and `bundle save|load`."""
 
 from __future__ import annotations
 
@@ -11,10 +7,9 @@ from typing import Optional
 
 import typer
 
-from launcher.cli.common import handled, out
+from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, SpecOption, VARIATIONS_HELP,
+                                 handled, open_session, out)
 from launcher.errors import UsageError
-
-VARIATIONS_HELP = "CM-style variations, e.g. _cpu,_onnxruntime,_resnet50 (repeatable; default: the default variation)"
 
 
 def _variations(session, values: list[str] | None, everything: bool = False):
@@ -32,22 +27,17 @@ def fetch(
     variation: Optional[list[str]] = typer.Option(None, "--variation", "-v", help=VARIATIONS_HELP),
     everything: bool = typer.Option(False, "--all", help="every supported combination in images.yaml"),
     wheels_only: bool = typer.Option(False, "--wheels-only", help="only the wheels (enough for stand-in images)"),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder (default: MLPERF_DOCKER_CACHE or the user cache dir)"),
-    ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", help="PEM CA bundle for HTTPS (downloads and pip --cert)"),
-    index_url: Optional[str] = typer.Option(None, "--index-url", help="package index for the wheels (host side only)"),
+    ca_bundle: Optional[Path] = CaBundleOption,
+    index_url: Optional[str] = IndexUrlOption,
     jobs: int = typer.Option(3, "--jobs", "-j", help="downloads at a time"),
     retries: int = typer.Option(3, "--retries", help="resumed retries per download after a dropped connection"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what is needed and whether it is cached; download nothing"),
-    base: Optional[list[str]] = typer.Option(None, "--base", help="DEVICE=IMAGE[,python=X.Y]: wheels for that base's Python"),
-    spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
+    spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Download and verify every model artifact and wheel the images need, for building offline later."""
     from launcher.airgap import fetch as fetch_mod
-    from launcher.session_tmp import Session
 
-    session = Session.open(spec_path, base, index_url=index_url, ca_bundle=ca_bundle)
-    if cache is not None:
-        session.cache = cache.expanduser().resolve()
+    session = open_session(spec_path, cache, base, index_url=index_url, ca_bundle=ca_bundle)
     variations = _variations(session, variation, everything)
     if dry_run:
         plan = fetch_mod.make_plan(session, variations, models=not wheels_only)
@@ -63,13 +53,12 @@ def bundle_save(
     output: Path = typer.Option(..., "--output", "-o", help="bundle file to write"),
     real: bool = typer.Option(False, "--real", help="the images with the real model instead of the stand-in"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
-    spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
+    spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Write the variations' images (docker save) and a verified manifest into one tar file."""
     from launcher.airgap import bundle as bundle_mod
-    from launcher.session_tmp import Session
 
-    session = Session.open(spec_path)
+    session = open_session(spec_path, cache, base)
     saved = bundle_mod.save(session, _variations(session, variation), output, standin=not real, force=force)
     out.print(f"wrote {saved.path} ({saved.size / 1e6:.1f} MB): {', '.join(saved.tags)}", markup=False)
 
@@ -78,13 +67,12 @@ def bundle_load(
     path: Path = typer.Argument(..., help="bundle file written by `mlperf-docker bundle save`"),
     repository: Optional[str] = typer.Option(None, "--repository", help="tag the images under this repository instead"),
     verify_only: bool = typer.Option(False, "--verify-only", help="check the bundle and list its images; load nothing"),
-    spec_path: Optional[Path] = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC"),
+    spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Verify a bundle's checksums, then load its images and tag them; a damaged bundle loads nothing."""
     from launcher.airgap import bundle as bundle_mod
-    from launcher.session_tmp import Session
 
-    session = Session.open(spec_path)
+    session = open_session(spec_path, cache, base)
     loaded = bundle_mod.load(session, path, repository=repository, verify_only=verify_only)
     verb = "verified" if verify_only else "loaded"
     for item in loaded:

@@ -1,86 +1,28 @@
-"""The container engine: builds through the docker CLI, runs containers through the docker SDK.
+"""The docker implementation of ContainerEngine: builds through the docker CLI, the rest through the SDK.
 
 docker-py cannot drive BuildKit, so builds go through the CLI (buildx, else `DOCKER_BUILDKIT=1`, else
-the classic builder) with the output streamed line by line; everything else uses the SDK.
+the classic builder) with the output streamed line by line; everything else uses the SDK's public API
+(and `docker save` of several images, which the SDK wraps only for one, the CLI).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
-from launcher.run.container import ContainerSpec
+from launcher.engine.base import BuildRequest, ContainerEngine, ContainerInfo, ImageInfo, LineSink
+from launcher.engine.build_log import StepTracker, short as _short
 from launcher.errors import BuildError, EngineError, RunError
+from launcher.run.container import ContainerSpec
 
-LineSink = Callable[[str], None]
+CHUNK = 1 << 20
 
-_CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-_BUILDKIT_STEP = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$")
-_BUILDKIT_ERROR = re.compile(r"^#(\d+) ERROR")
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    context: Path
-    dockerfile: Path
-    target: str
-    tag: str
-    build_args: dict[str, str] = field(default_factory=dict)
-    network: str | None = "none"
-    no_cache: bool = False
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    id: str
-    size: int
-    labels: dict[str, str]
-
-
-class StepTracker:
-    """Follows build output (classic or BuildKit plain progress) and remembers the failing step."""
-
-    def __init__(self) -> None:
-        self.steps: dict[str, str] = {}
-        self.current: str | None = None
-        self.failed: str | None = None
-        self.last_error: str | None = None
-
-    def feed(self, line: str) -> str | None:
-        """Record a line; return a short step description when a new step starts."""
-        if m := _CLASSIC_STEP.match(line):
-            self.current = f"step {m[1]}/{m[2]}: {m[3]}"
-            return self.current
-        if m := _BUILDKIT_STEP.match(line):
-            desc = f"[{m[2]}] {m[3]}"
-            new = m[1] not in self.steps
-            self.steps[m[1]] = desc
-            self.current = desc
-            return desc if new else None
-        if m := _BUILDKIT_ERROR.match(line):
-            self.failed = self.steps.get(m[1], self.current)
-        lowered = line.lower()
-        if ("error" in lowered or "returned a non-zero code" in lowered or "failed" in lowered) and line.strip():
-            self.last_error = line.strip()
-        return None
-
-    def failing_step(self) -> str:
-        return self.failed or self.current or "before the first step"
-
-
-def _short(text: str, limit: int = 140) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class DockerEngine:
-    """A small engine interface: image_exists, image_info, build, create, run, remove_image."""
+class DockerEngine(ContainerEngine):
+    """docker (the engine behind DOCKER_HOST, or the local socket)."""
 
     def __init__(self, cli: str | None = None, builder: str = "auto"):
         self.cli = cli or shutil.which("docker") or "docker"
@@ -100,6 +42,12 @@ class DockerEngine:
                 raise EngineError(f"cannot reach the docker engine ({_short(str(exc), 120)}); is dockerd running?") from None
         return self._client
 
+    def ensure_reachable(self) -> None:
+        self.client  # noqa: B018  (connects and pings, or raises EngineError)
+
+    def host_info(self) -> dict:
+        return self.client.info()
+
     def image_info(self, tag: str) -> ImageInfo | None:
         import docker
 
@@ -109,13 +57,23 @@ class DockerEngine:
             return None
         return ImageInfo(image.id, image.attrs.get("Size", 0), image.labels or {})
 
-    def image_exists(self, tag: str) -> bool:
-        return self.image_info(tag) is not None
+    def create(self, spec: ContainerSpec) -> ContainerInfo:
+        container = self._create(spec)
+        container.reload()
+        return ContainerInfo(container.id, container.attrs.get("HostConfig") or {})
 
-    def create(self, spec: ContainerSpec):
+    def remove_container(self, container_id: str) -> None:
         import docker
 
-        kwargs = spec.to_sdk()
+        try:
+            self.client.containers.get(container_id).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def _create(self, spec: ContainerSpec):
+        import docker
+
+        kwargs = sdk_arguments(spec)
         kwargs.pop("detach", None)
         try:
             return self.client.containers.create(**kwargs)
@@ -128,7 +86,7 @@ class DockerEngine:
         """Start the container, stream its output, wait; always removes it. Returns its exit status."""
         import docker
 
-        container = self.create(spec)
+        container = self._create(spec)
         timer = None
         timed_out = threading.Event()
         try:
@@ -164,6 +122,47 @@ class DockerEngine:
             self.client.images.remove(tag, force=True)
         except docker.errors.ImageNotFound:
             pass
+
+    def save(self, tags: list[str]) -> Iterator[bytes]:
+        import docker
+
+        if len(tags) == 1:
+            try:
+                yield from self.client.api.get_image(tags[0], chunk_size=CHUNK)
+            except docker.errors.APIError as exc:
+                raise EngineError(f"the engine could not save {tags[0]}: {exc.explanation or exc}") from None
+            return
+        # Several images in one archive (shared layers once): the SDK wraps only the one-image form.
+        proc = subprocess.Popen([self.cli, "save", *tags], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            while chunk := proc.stdout.read(CHUNK):
+                yield chunk
+        finally:
+            proc.stdout.close()
+            error = proc.stderr.read().decode(errors="replace").strip()
+            status = proc.wait()
+        if status != 0:
+            raise EngineError(f"the engine could not save {', '.join(tags)}: {_short(error or f'status {status}')}")
+
+    def load(self, archive: BinaryIO) -> None:
+        import docker
+
+        try:
+            self.client.images.load(archive)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"the engine refused the images ({exc.explanation or exc})") from None
+        except docker.errors.DockerException as exc:  # ImageLoadError: an error in the load's output stream
+            raise EngineError(f"the engine could not load the images ({exc})") from None
+
+    def tag(self, image: str, tag: str) -> None:
+        import docker
+
+        repository, _, name = tag.rpartition(":")
+        try:
+            self.client.images.get(image).tag(repository, name)
+        except docker.errors.ImageNotFound:
+            raise EngineError(f"image {image} ({tag}) is not in the engine") from None
 
     # ---- CLI side (builds) ----------------------------------------------------------------------
     def _has_buildx(self) -> bool:
@@ -245,3 +244,36 @@ def _quietly(action: Callable[[], object]) -> None:
         action()
     except Exception:  # best-effort cleanup: the container may already be gone
         pass
+
+
+def sdk_arguments(spec: ContainerSpec) -> dict:
+    """The docker SDK's `containers.create/run` arguments for a ContainerSpec (its to_cli() twin)."""
+    from docker.types import DeviceRequest, Mount as SdkMount
+
+    kwargs: dict = {
+        "image": spec.image,
+        "command": spec.command,
+        "network_mode": spec.network,
+        "environment": dict(spec.environment),
+        "mounts": [SdkMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
+        "detach": True,
+    }
+    if spec.name:
+        kwargs["name"] = spec.name
+    if spec.user:
+        kwargs["user"] = spec.user
+    if spec.gpus:
+        if spec.gpus == "all":
+            kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        else:
+            ids = [g.strip() for g in spec.gpus.split(",")]
+            kwargs["device_requests"] = [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+    if spec.devices:
+        kwargs["devices"] = [f"{d}:rwm" if ":" in d else f"{d}:{d}:rwm" for d in spec.devices]
+    for option in ("group_add", "security_opt"):
+        if getattr(spec, option):
+            kwargs[option] = list(getattr(spec, option))
+    for option in ("ipc_mode", "shm_size", "mem_limit"):
+        if getattr(spec, option):
+            kwargs[option] = getattr(spec, option)
+    return kwargs

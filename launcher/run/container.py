@@ -1,6 +1,7 @@
 """One description of a benchmark container, rendered both as SDK arguments and as a `docker run` line.
 
-`run` hands to_sdk() to the docker SDK; `run --dry-run` prints to_cli(): the two cannot drift apart.
+`run` hands it to the engine (launcher/engine/docker_engine.sdk_arguments); `run --dry-run` prints
+to_cli(): the two are written side by side and tested against each other.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ContainerSpec:
     security_opt: list[str] = field(default_factory=list)
     ipc_mode: str | None = None
     shm_size: str | None = None
+    mem_limit: str | None = None  # e.g. "8g": the container's memory limit
 
     def to_cli(self, docker: str = "docker") -> str:
         args = [docker, "run", "--rm"]
@@ -57,39 +59,8 @@ class ContainerSpec:
             args += ["--ipc", self.ipc_mode]
         if self.shm_size:
             args += ["--shm-size", self.shm_size]
+        if self.mem_limit:
+            args += ["--memory", self.mem_limit]
         args.append(self.image)
         args += self.command
         return shlex.join(args)
-
-    def to_sdk(self) -> dict:
-        from docker.types import DeviceRequest, Mount as SdkMount
-
-        kwargs: dict = {
-            "image": self.image,
-            "command": self.command,
-            "network_mode": self.network,
-            "environment": dict(self.environment),
-            "mounts": [SdkMount(m.target, m.source, type="bind", read_only=m.read_only) for m in self.mounts],
-            "detach": True,
-        }
-        if self.name:
-            kwargs["name"] = self.name
-        if self.user:
-            kwargs["user"] = self.user
-        if self.gpus:
-            if self.gpus == "all":
-                kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-            else:
-                ids = [g.strip() for g in self.gpus.split(",")]
-                kwargs["device_requests"] = [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
-        if self.devices:
-            kwargs["devices"] = [f"{d}:rwm" if ":" in d else f"{d}:{d}:rwm" for d in self.devices]
-        if self.group_add:
-            kwargs["group_add"] = list(self.group_add)
-        if self.security_opt:
-            kwargs["security_opt"] = list(self.security_opt)
-        if self.ipc_mode:
-            kwargs["ipc_mode"] = self.ipc_mode
-        if self.shm_size:
-            kwargs["shm_size"] = self.shm_size
-        return kwargs

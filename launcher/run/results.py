@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlperf_harness.contract import ACCURACY_TXT, SUMMARY, find_test_dirs, read_accuracy, read_summary
+
 from launcher.errors import UsageError
 
-_SAMPLES = re.compile(r"^(?:Completed )?[Ss]amples per second\s*:\s*([\d.eE+-]+)", re.M)
-_LATENCY = re.compile(r"^([\d.]+)th percentile latency \(ns\)\s*:\s*(\d+)", re.M)
-_VALIDITY = re.compile(r"^Result is\s*:\s*(\w+)", re.M)
-_SCENARIO = re.compile(r"^Scenario\s*:\s*(\w+)", re.M)
-_ACCURACY = re.compile(r"accuracy=([\d.]+)%")
 
 
 def run_name(label: str, now: float | None = None) -> str:
@@ -53,30 +49,21 @@ class TestResult:
 
 
 def collect(run_dir: Path) -> list[TestResult]:
-    """Every test folder (performance/run_1 or accuracy) under <run>/<system>/<model>/<Scenario>/."""
+    """Every test folder (performance/run_1 or accuracy) under <run>/<system>/<model>/<Scenario>/, read with
+    the contract's one LoadGen reader."""
     found = []
-    for summary in sorted(run_dir.glob("*/*/*/*/mlperf_log_summary.txt")) + sorted(
-            run_dir.glob("*/*/*/performance/run_1/mlperf_log_summary.txt")):
-        folder = summary.parent
-        mode = "performance" if folder.name == "run_1" else folder.name
-        if mode not in ("performance", "accuracy"):
-            continue
-        text = summary.read_text(errors="replace")
-        scenario = _SCENARIO.search(text)
-        samples = _SAMPLES.search(text)
-        validity = _VALIDITY.search(text)
-        latency = _LATENCY.search(text) if mode == "performance" else None
-        acc_file = folder / "accuracy.txt"
-        accuracy = _ACCURACY.search(acc_file.read_text()) if acc_file.exists() else None
+    for test in find_test_dirs(run_dir):
+        summary = read_summary(test.path / SUMMARY)
+        performance = test.mode == "performance"
         found.append(TestResult(
-            scenario=scenario[1] if scenario else folder.parent.name,
-            mode=mode,
-            path=folder,
-            samples_per_second=float(samples[1]) if samples and mode == "performance" else None,
-            validity=validity[1] if validity and mode == "performance" else None,
-            latency_percentile=f"p{float(latency[1]):g}" if latency else None,
-            latency_ms=int(latency[2]) / 1e6 if latency else None,
-            accuracy=float(accuracy[1]) if accuracy else None,
+            scenario=summary.scenario or test.scenario,
+            mode=test.mode,
+            path=test.path,
+            samples_per_second=summary.samples_per_second if performance else None,
+            validity=summary.validity if performance else None,
+            latency_percentile=f"p{summary.latency_percentile}" if performance and summary.latency_ns is not None else None,
+            latency_ms=summary.latency_ms if performance else None,
+            accuracy=read_accuracy(test.path / ACCURACY_TXT),
         ))
     return found
 

@@ -19,15 +19,34 @@ PARAMETRIC = ("batch_size", "beam_size")
 DEFAULTS = {"device": "cpu", "precision": "fp32", "framework": "onnxruntime", "model": "resnet50", "implementation": "python"}
 
 
+KEY_FIELDS = ("device", "framework", "model", "precision")  # the one order of a variation string
+
+
+def variation_string(item) -> str:
+    """`_device,_framework,_model,_precision` of anything with those four attributes: the one formatter."""
+    return ",".join(f"_{getattr(item, name)}" for name in KEY_FIELDS)
+
+
 @dataclass(frozen=True)
 class ImageKey:
-    """What an image is made of; the tag, Dockerfile and build target all follow from it."""
+    """What an image is made of; its tag, Dockerfile, build target, variation string and CI name follow from it."""
 
     framework: str
     device: str
     model: str
     precision: str
     standin: bool = True
+
+    @classmethod
+    def of(cls, item, standin: bool = True) -> "ImageKey":
+        """The key of a Combination, a Variation or a mapping with the four fields (a bundle manifest's `key`)."""
+        get = item.get if isinstance(item, dict) else lambda name: getattr(item, name)
+        standin = item.get("standin", standin) if isinstance(item, dict) else standin
+        return cls(**{name: get(name) for name in KEY_FIELDS}, standin=standin)
+
+    def as_dict(self) -> dict:
+        return {"framework": self.framework, "device": self.device, "model": self.model,
+                "precision": self.precision, "standin": self.standin}
 
     @property
     def dockerfile(self) -> str:
@@ -36,6 +55,15 @@ class ImageKey:
     @property
     def target(self) -> str:
         return self.model
+
+    @property
+    def variation(self) -> str:
+        return variation_string(self)
+
+    @property
+    def ci_name(self) -> str:
+        """The CI job and bake target name: <framework>-<device>-<model>-<precision>, dots as underscores."""
+        return f"{self.framework}-{self.device}-{self.model}-{self.precision}".replace(".", "_")
 
     def tag(self, repository: str) -> str:
         """<repository>/<framework>-<device>:<model>-<precision>[-standin]"""
@@ -55,11 +83,16 @@ class Variation:
     beam_size: int | None = None
     explicit: tuple[str, ...] = field(default=(), compare=False)
 
+    @classmethod
+    def of(cls, item) -> "Variation":
+        """The variation of a Combination or an ImageKey (no scenario or parameters)."""
+        return cls(**{name: getattr(item, name) for name in KEY_FIELDS})
+
     def image_key(self, standin: bool = True) -> ImageKey:
-        return ImageKey(self.framework, self.device, self.model, self.precision, standin)
+        return ImageKey.of(self, standin)
 
     def __str__(self) -> str:
-        names = [f"_{self.device}", f"_{self.framework}", f"_{self.model}", f"_{self.precision}"]
+        names = [variation_string(self)]
         if self.scenario:
             names.append(f"_{self.scenario.lower()}")
         for name in PARAMETRIC:
@@ -146,8 +179,7 @@ def parse_variation(text: str | None, spec: Spec) -> Variation:
 def require_supported(variation: Variation, spec: Spec) -> None:
     combo = spec.check(variation.framework, variation.device, variation.model, variation.precision)
     if not combo.supported:
-        names = f"_{variation.framework},_{variation.device},_{variation.model},_{variation.precision}"
-        raise UsageError(f"unsupported combination {names}: {combo.reason}")
+        raise UsageError(f"unsupported combination {variation_string(variation)}: {combo.reason}")
 
 
 def _positive_int(item: str, value: str, previous: int | None) -> int:

@@ -10,7 +10,7 @@ import pytest
 from integration_support import BASE
 from launcher.run import execute as run_mod
 from launcher.run.devices import passthrough
-from launcher.session_tmp import Session
+from launcher.session import Session
 from launcher.spec.variation import parse_variation
 
 pytestmark = pytest.mark.docker
@@ -35,7 +35,7 @@ def created_host_config(session, variation, options, tmp_path, gpu):
 def test_cuda_device_request_for_all_and_named_gpus(session, tmp_path):
     v = parse_variation("_cuda", session.spec)
     for gpus, expected in ((None, {"Count": -1, "DeviceIDs": []}), ("0,2", {"Count": 0, "DeviceIDs": ["0", "2"]})):
-        options = run_mod.RunOptions(scenarios=("Offline",), gpus=gpus)
+        options = run_mod.RunOptions.of(scenarios=("Offline",), gpus=gpus)
         host = created_host_config(session, v, options, tmp_path, passthrough("cuda", gpus))
         [request] = host["DeviceRequests"]
         assert request["Capabilities"] == [["gpu"]]
@@ -52,7 +52,7 @@ def test_rocm_devices_groups_seccomp_ipc(session, tmp_path):
         os.mknod(dev / name, 0o660 | stat.S_IFCHR, os.makedev(1, 3))
         os.chown(dev / name, 0, 4242)
     v = parse_variation("_rocm", session.spec)
-    options = run_mod.RunOptions(scenarios=("Offline",), gpus="renderD129")
+    options = run_mod.RunOptions.of(scenarios=("Offline",), gpus="renderD129")
     host = created_host_config(session, v, options, tmp_path, passthrough("rocm", "renderD129", dev_root=dev))
     devices = {(d["PathOnHost"], d["PathInContainer"]) for d in host["Devices"]}
     assert devices == {(str(dev / "kfd"), "/dev/kfd"), (str(dev / "dri/renderD129"), "/dev/dri/renderD129")}

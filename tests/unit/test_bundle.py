@@ -7,7 +7,6 @@ import io
 import re
 import tarfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -15,9 +14,10 @@ from typer.testing import CliRunner
 from launcher.airgap import bundle
 from launcher import settings as cfg
 from launcher.cli.root import app
-from launcher.engine.docker_engine import ImageInfo
+from launcher.engine.base import ContainerEngine, ImageInfo
 from launcher.errors import UsageError
-from launcher.session_tmp import Session
+from launcher.session import Session
+from launcher.settings import Settings
 from launcher.spec.model import load_spec
 from launcher.spec.variation import parse_variation
 
@@ -122,37 +122,35 @@ def test_damaged_bundles_are_refused(good, tmp_path, damage, reason):
     assert re.search(reason, message), message
 
 
-class FakeImage:
-    def __init__(self, engine, image_id):
-        self.engine, self.id = engine, image_id
-
-    def tag(self, repo, tag):
-        self.engine.tags.append((self.id, f"{repo}:{tag}"))
-
-
-class FakeEngine:
-    """What bundle.save/load use of DockerEngine and its SDK client."""
+class FakeEngine(ContainerEngine):
+    """What bundle.save/load use of the ContainerEngine interface, in memory."""
 
     def __init__(self, infos=None):
         self.infos = infos or {}
         self.loaded: list[bytes] = []
         self.tags: list[tuple[str, str]] = []
-        engine = self
-        self.client = SimpleNamespace(
-            images=SimpleNamespace(load=lambda data: engine.loaded.append(data.read()) or [],
-                                   get=lambda image_id: FakeImage(engine, image_id)),
-            api=SimpleNamespace(get_image=lambda tag, chunk_size: iter([IMAGES])),
-        )
 
     def image_info(self, tag):
         return self.infos.get(tag)
 
+    def image_exists(self, tag):
+        return True
+
+    def save(self, tags):
+        return iter([IMAGES])
+
+    def load(self, archive):
+        self.loaded.append(archive.read())
+
+    def tag(self, image, tag):
+        self.tags.append((image, tag))
+
+    ensure_reachable = host_info = build = create = run = remove_container = remove_image = None
+
 
 def fake_session(engine, monkeypatch, repository="lab"):
     monkeypatch.setenv("MLPERF_DOCKER_REPOSITORY", repository)
-    session = Session(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent"))
-    session._engine = engine
-    return session
+    return Session(Settings(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent")), engine)
 
 
 def test_load_hands_the_images_to_the_engine_and_tags_them(good, monkeypatch):

@@ -6,6 +6,7 @@ The wheels half of a fetch (pip) is stubbed here; tests/integration/test_airgap.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import re
 import ssl
 import subprocess
@@ -25,7 +26,7 @@ from launcher.build.artifacts import artifact_path
 from launcher.cli.root import app
 from launcher.errors import UsageError
 from launcher.airgap.lockfile import LOCK_NAME
-from launcher.session_tmp import Session
+from launcher.session import Session
 from launcher.spec.model import DEFAULT_SPEC, load_spec
 from launcher.spec.variation import parse_variation
 
@@ -145,7 +146,7 @@ def spec_copy(folder: Path, url: str, **digests) -> Path:
 
 
 def session_for(spec_path: Path, cache: Path, **kwargs) -> Session:
-    return Session(spec=load_spec(spec_path), config=cfg.UserConfig(), cache=cache, **kwargs)
+    return Session(cfg.Settings(spec=load_spec(spec_path), config=cfg.UserConfig(), cache=cache, **kwargs))
 
 
 @pytest.fixture
@@ -313,7 +314,7 @@ def test_https_needs_the_ca_bundle(tmp_path, tls_files, no_wheels):
 # ---- plans, offline builds, wheels plumbing ------------------------------------------------------
 
 def test_all_plans_every_supported_image():
-    session = Session(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent"))
+    session = Session(cfg.Settings(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent")))
     variations = fetch.supported_variations(session.spec)
     plan = fetch.make_plan(session, variations)
     assert "https://zenodo.org/record/4735647/files/resnet50_v1.onnx" in plan.artifacts
@@ -327,7 +328,7 @@ def test_all_plans_every_supported_image():
 
 
 def test_offline_real_artifact_missing_or_damaged(tmp_path):
-    session = Session(spec=load_spec(), config=cfg.UserConfig(), cache=tmp_path)
+    session = Session(cfg.Settings(spec=load_spec(), config=cfg.UserConfig(), cache=tmp_path))
     variation = parse_variation(None, session.spec)
     artifact = session.spec.backend("resnet50", "onnxruntime").artifact
     with pytest.raises(UsageError, match=r"resnet50_v1.onnx is not in the cache .* --offline build downloads nothing; "
@@ -386,13 +387,14 @@ def test_mirror_rewrites_remote_references_only(image, expected):
 def test_mirror_applies_to_spec_and_env_bases_but_not_to_base_flags(monkeypatch):
     spec = load_spec()
     monkeypatch.setenv("MLPERF_DOCKER_REGISTRY_MIRROR", "mirror.lab")
-    session = Session(spec=spec, config=cfg.UserConfig(), cache=Path("/x"),
-                      registry_mirror=cfg.registry_mirror(None, cfg.UserConfig()))
+    session = Session(cfg.Settings(spec=spec, config=cfg.UserConfig(), cache=Path("/x"),
+                                   registry_mirror=cfg.registry_mirror(None, cfg.UserConfig())))
     assert session.base("cpu").image == "mirror.lab/library/python:3.11-slim-bookworm"
     assert session.base("cuda").image.startswith("mirror.lab/nvcr.io/nvidia/cuda:")
     monkeypatch.setenv("MLPERF_DOCKER_BASE_CPU", "mlperf-docker/debian:bookworm")
     assert session.base("cpu").image == "mlperf-docker/debian:bookworm"
-    session.base_overrides = cfg.parse_base_overrides(["cuda=nvcr.io/nvidia/cuda:13.0.2-base-ubuntu22.04"])
+    session = Session(replace(session.settings,
+                              base_overrides=cfg.parse_base_overrides(["cuda=nvcr.io/nvidia/cuda:13.0.2-base-ubuntu22.04"])))
     assert session.base("cuda").image == "nvcr.io/nvidia/cuda:13.0.2-base-ubuntu22.04"
     assert cfg.registry_mirror("flag.lab", cfg.UserConfig(registry_mirror="config.lab")) == "flag.lab"
     monkeypatch.delenv("MLPERF_DOCKER_REGISTRY_MIRROR")
@@ -428,7 +430,7 @@ def test_cli_fetch_then_nothing_to_download(tmp_path, server, no_wheels):
 
 @pytest.mark.parametrize("args, message", [
     (["fetch", "--all", "--variation", "_cpu"], "error: --all and --variation exclude each other"),
-    (["fetch", "--variation", "_tpu"], "error: unsupported combination _onnxruntime,_tpu,_resnet50,_fp32:"),
+    (["fetch", "--variation", "_tpu"], "error: unsupported combination _tpu,_onnxruntime,_resnet50,_fp32:"),
     (["fetch", "--ca-bundle", "/nonexistent/ca.pem", "--dry-run"], "error: CA bundle /nonexistent/ca.pem: no such file"),
     (["fetch", "--jobs", "0"], "error: --jobs 0: expected a positive integer"),
     (["build", "--registry-mirror", "https://bad mirror", "--offline"], "error: registry mirror 'https://bad mirror'"),

@@ -6,7 +6,10 @@ import sys
 
 import yaml
 
+from pathlib import Path
+
 from launcher.build import matrix
+from launcher.settings import Settings, UserConfig
 from launcher.spec.render import ROOT
 from launcher.spec.model import load_spec
 
@@ -19,7 +22,7 @@ def supported_from_list():
 
 def test_github_matrix_bake_and_list_agree(tmp_path):
     spec = load_spec()
-    include = json.loads(matrix.github(spec, "mlperf-docker"))["include"]
+    include = json.loads(matrix.github(Settings(spec=spec, config=UserConfig(), cache=Path("/nonexistent"))))["include"]
     from_matrix = {(e["framework"], e["device"], e["model"], e["precision"]) for e in include}
     assert from_matrix == supported_from_list()
     proc = subprocess.run([sys.executable, "-m", "launcher.cli", "matrix", "--format", "bake", "-o",
@@ -38,7 +41,7 @@ def test_github_matrix_bake_and_list_agree(tmp_path):
 
 
 def test_cpu_images_are_smoke_run_gpu_images_only_built():
-    include = json.loads(matrix.github(load_spec(), "x"))["include"]
+    include = json.loads(matrix.github(Settings(spec=load_spec(), config=UserConfig(), cache=Path("/nonexistent"))))["include"]
     assert all(e["smoke"] == (e["device"] == "cpu") for e in include)
 
 
