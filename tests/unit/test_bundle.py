@@ -9,17 +9,16 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from launcher.airgap import bundle
 from launcher import settings as cfg
-from launcher.cli.root import app
 from launcher.engine.base import ContainerEngine, ImageInfo
 from launcher.errors import UsageError
 from launcher.session import Session
 from launcher.settings import Settings
 from launcher.spec.model import load_spec
 from launcher.spec.variation import parse_variation
+from unit_support import cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -196,15 +195,15 @@ def test_save_of_an_image_not_built_names_the_build_command(tmp_path, monkeypatc
 def test_cli_load_of_a_damaged_bundle_is_one_line_exit_7(good, tmp_path):
     bad = tmp_path / "bad.tar"
     damage_truncate(bad, good.read_bytes())
-    result = CliRunner().invoke(app, ["bundle", "load", str(bad)])
-    assert result.exit_code == 7
+    result = cli("bundle", "load", bad)
+    assert result.returncode == 7
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(f"error: {bad}: damaged bundle (")
-    missing = CliRunner().invoke(app, ["bundle", "load", str(tmp_path / "nope.tar")])
-    assert missing.exit_code == 2 and missing.stderr.startswith("error: ")
+    missing = cli("bundle", "load", tmp_path / "nope.tar")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
 
 
 def test_cli_verify_only_lists_the_images(good):
-    result = CliRunner().invoke(app, ["bundle", "load", "--verify-only", str(good)])
-    assert result.exit_code == 0, result.stderr
+    result = cli("bundle", "load", "--verify-only", good)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"verified {TAG} (sha256:aaaaaaaaaaaa, _cpu,_onnxruntime,_resnet50,_fp32)")

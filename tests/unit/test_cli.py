@@ -2,18 +2,11 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from launcher.spec.render import ROOT
 from launcher.spec.model import DEFAULT_SPEC, load_spec
-
-
-def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "launcher.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120)
+from unit_support import cli
 
 
 @pytest.mark.parametrize("args, message", [

@@ -16,19 +16,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from launcher import settings as cfg
 from launcher.airgap import fetch
 from launcher.airgap import mirror
 from launcher.build import wheelhouse
 from launcher.build.artifacts import artifact_path
-from launcher.cli.root import app
 from launcher.errors import UsageError
 from launcher.airgap.lockfile import LOCK_NAME
 from launcher.session import Session
 from launcher.spec.model import DEFAULT_SPEC, load_spec
 from launcher.spec.variation import parse_variation
+from unit_support import cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -403,17 +402,11 @@ def test_mirror_applies_to_spec_and_env_bases_but_not_to_base_flags(monkeypatch)
 
 # ---- the command line: one line, an exit code ------------------------------------------------------
 
-def invoke(*args, env=None):
-    result = CliRunner().invoke(app, list(args), env=env)
-    assert "Traceback" not in (result.stdout + result.stderr)
-    return result
-
-
 def test_cli_digest_mismatch_is_one_line_exit_6(tmp_path, server, no_wheels, monkeypatch):
     server.files["/m/resnet50_v1.onnx"] = PAYLOAD
     spec_path = spec_copy(tmp_path / "spec", server.url("/m/resnet50_v1.onnx"), md5="0" * 32)
-    result = invoke("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
-    assert result.exit_code == 6
+    result = cli("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 6
     [line] = result.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"error: resnet50_v1.onnx: md5 mismatch (expected {'0' * 32}, got {md5(PAYLOAD)})")
 
@@ -421,11 +414,11 @@ def test_cli_digest_mismatch_is_one_line_exit_6(tmp_path, server, no_wheels, mon
 def test_cli_fetch_then_nothing_to_download(tmp_path, server, no_wheels):
     server.files["/m/resnet50_v1.onnx"] = PAYLOAD
     spec_path = spec_copy(tmp_path / "spec", server.url("/m/resnet50_v1.onnx"), md5=md5(PAYLOAD))
-    first = invoke("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
-    assert first.exit_code == 0, first.stderr
+    first = cli("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
+    assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("fetched 1 artifact and 0 wheelhouses")
-    second = invoke("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
-    assert second.exit_code == 0 and second.stdout.startswith("nothing to download")
+    second = cli("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
+    assert second.returncode == 0 and second.stdout.startswith("nothing to download")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -436,24 +429,24 @@ def test_cli_fetch_then_nothing_to_download(tmp_path, server, no_wheels):
     (["build", "--registry-mirror", "https://bad mirror", "--offline"], "error: registry mirror 'https://bad mirror'"),
 ])
 def test_cli_usage_errors_are_one_line_exit_2(args, message, tmp_path):
-    result = invoke(*args, env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
-    assert result.exit_code == 2, result.stderr
+    result = cli(*args, env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(message)
 
 
 def test_cli_offline_build_without_wheels_names_the_fetch_command(tmp_path):
-    result = invoke("build", "--offline", env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
-    assert result.exit_code == 2
+    result = cli("build", "--offline", env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
+    assert result.returncode == 2
     assert re.fullmatch(r"error: wheels for onnxruntime-cpu are not in the cache \S+; run "
                         r"`mlperf-docker fetch --variation _onnxruntime,_cpu` on a connected machine\n", result.stderr)
 
 
 def test_dry_run_lists_what_is_needed(tmp_path):
-    result = invoke("fetch", "--dry-run", "--cache", str(tmp_path))
-    assert result.exit_code == 0
+    result = cli("fetch", "--dry-run", "--cache", str(tmp_path))
+    assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("artifact resnet50_v1.onnx from https://zenodo.org/") and lines[0].endswith("[to fetch]")
     assert lines[1].startswith("wheels onnxruntime-cpu (Python 3.11)") and lines[1].endswith("[to fetch]")
-    wheels_only = invoke("fetch", "--dry-run", "--wheels-only", "--cache", str(tmp_path))
+    wheels_only = cli("fetch", "--dry-run", "--wheels-only", "--cache", str(tmp_path))
     assert wheels_only.stdout.splitlines() == lines[1:]
