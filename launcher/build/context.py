@@ -52,6 +52,6 @@ def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: 
         if other_dataset:
             (context / "datasets" / other_dataset).mkdir(parents=True, exist_ok=True)
     _copy_tree(HARNESS_SOURCE, context / "harness" / "mlperf_harness")
-    if spec_file is not None:  # the harness reads its model table from it (/opt/mlperf/harness/images.yaml)
+    if spec_file is not None:  # the harness reads its model table from it (contract.IN_IMAGE_SPEC)
         shutil.copy2(spec_file, context / "harness" / "images.yaml")
     return context

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from mlperf_harness.contract import DATASET_DIR, HARNESS_DIR, MODEL_DIR
 
 from launcher.spec.model import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
+# The in-image paths, from the launcher <-> harness contract (the harness and the run plan use the same).
+PATHS = {"model": MODEL_DIR, "dataset": DATASET_DIR, "harness": HARNESS_DIR}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ def render_all(spec: Spec) -> list[Rendered]:
             base=spec.base(device),
             models=models,
             datasets={m: spec.models[m].dataset for m in models},
+            paths=PATHS,
         )
         out.append(Rendered(f"{framework}-{device}.Dockerfile", text))
     return out
