@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from launcher.console import say
 from launcher.errors import FetchError
 
 CHUNK = 1 << 20
@@ -65,7 +66,7 @@ class Downloader:
 
     def download(self, url: str, partial: Path, name: str, expected_size: int | None = None,
                  on_total: Callable[[int | None, int], None] = lambda total, done: None,
-                 on_bytes: Callable[[int], None] = lambda n: None, log: Callable[[str], None] = print) -> None:
+                 on_bytes: Callable[[int], None] = lambda n: None, log: Callable[[str], None] = say) -> None:
         failures = 0
         while True:
             have = partial.stat().st_size if partial.exists() else 0

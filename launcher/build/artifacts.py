@@ -7,10 +7,11 @@ import importlib
 import shutil
 from pathlib import Path
 
+from launcher.console import say
 from launcher.spec.model import Artifact
 
 
-def standin(name: str, cache: Path, log=print) -> Path:
+def standin(name: str, cache: Path, log=say) -> Path:
     """The generated stand-in `name` (model/, dataset/, expected.json), made once per generator version."""
     module = importlib.import_module(f"launcher.standins.{name}")
     target = cache / "standins" / f"{name}-{_source_digest(module)}"

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from launcher.console import say
 from launcher.errors import EngineError, UsageError
 
 DEFAULT_TAG = "mlperf-docker/debian:bookworm"
@@ -18,7 +19,7 @@ _PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "var/log")
 
 
 def create(tag: str = DEFAULT_TAG, suite: str = "bookworm", mirror: str = DEFAULT_MIRROR,
-           cli: str = "docker", workdir: Path | None = None, log=print) -> None:
+           cli: str = "docker", workdir: Path | None = None, log=say) -> None:
     debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
     if debootstrap is None:
         raise UsageError("debootstrap is not installed (Debian/Ubuntu: apt-get install debootstrap)")

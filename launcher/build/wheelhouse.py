@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from launcher.console import say
 from launcher.errors import BuildError, UsageError
 from launcher.spec.model import Base, Spec
 
@@ -43,7 +44,7 @@ def _fingerprint(reqs: list[str], platforms: list[str], python: str, sources: li
 
 
 def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: list[str],
-           offline: bool = False, log=print, python: str | None = None, index_url: str | None = None,
+           offline: bool = False, log=say, python: str | None = None, index_url: str | None = None,
            ca_bundle: Path | str | None = None) -> Path:
     """Return a complete wheelhouse directory (wheels + requirements.txt), downloading if needed.
 
