@@ -16,14 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mlperf_harness.contract import SETTINGS, BenchmarkSettings, Setting, SettingsError
+from mlperf_harness.contract import RUN_FLAGS, BenchmarkSettings, Setting, SettingsError
 
 from launcher.errors import UsageError
 from launcher.spec.variation import SCENARIOS, Variation
 
-# Benchmark settings the launcher computes from the variation and the plan (not user flags of `run`).
-COMPUTED = ("model", "backend", "device", "model_path", "dataset_path", "output_dir", "system")
-BENCHMARK_FLAGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.name not in COMPUTED)
+# The contract's run flags: every benchmark setting but those the plan computes (Setting.computed).
+BENCHMARK_FLAGS: tuple[Setting, ...] = RUN_FLAGS
 BENCHMARK_FLAGS_BY_NAME = {s.name: s for s in BENCHMARK_FLAGS}
 
 

@@ -8,7 +8,7 @@ import pytest
 from mlperf_harness.contract import SETTINGS
 
 from launcher.cli.run import run as run_command
-from launcher.run.options import COMPUTED, LAUNCH_OPTIONS, RunOptions
+from launcher.run.options import LAUNCH_OPTIONS, RunOptions
 from launcher.run.plan import make_plan
 from launcher.session import Session
 from launcher.spec.variation import parse_variation
@@ -24,7 +24,7 @@ def test_run_options_are_generated_from_the_two_tables():
     import inspect
 
     names = set(inspect.signature(run_command).parameters)
-    assert {s.name for s in SETTINGS if s.name not in COMPUTED} <= names
+    assert {s.name for s in SETTINGS if not s.computed} <= names
     assert {o.name for o in LAUNCH_OPTIONS} <= names
     assert not {"model_path", "system", "backend"} & names  # computed by the plan, not user flags
 
