@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher import resolve
-from launcher.resolve import IndexUnreachable, ResolveError, Target
+from launcher.airgap import resolve
+from launcher.airgap.resolve import IndexUnreachable, ResolveError, Target
 
 
 def _record_hash(data: bytes) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from . import resolve as resolver
-from .errors import FetchError
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def image_sets(spec, names: Sequence[str] = ()) -> list[ImageSet]:
     unknown = sorted(set(names) - {s.name for s in out})
     if unknown:
         known = ", ".join(f"{f}-{d}" for f, d in spec.image_groups)
-        raise FetchError(f"no supported image {unknown[0]}; the images are {known}")
+        raise UsageError(f"no supported image {unknown[0]}; the images are {known}")
     return out
 
 
@@ -64,17 +64,19 @@ class LockResult:
 
 
 def lock(sets: Sequence[ImageSet], isolated: bool = True, find_links: Sequence[str] = (), jobs: int = 2,
-         log: Callable[[str], None] = print, resolve: Callable = resolver.resolve,
-         retries: Optional[int] = 1) -> LockResult:
+         log: Callable[[str], None] = print, resolve: Optional[Callable] = None,
+         retries: Optional[int] = 1, index_url: Optional[str] = None, cert: Optional[str] = None) -> LockResult:
     """Resolve every set (``jobs`` at a time). ``isolated``: only images.yaml's indexes (and ``find_links``),
-    none of this machine's pip settings, so the answer is the one any machine would get."""
+    none of this machine's pip settings, so the answer is the one any machine would get. ``index_url``
+    (a lab's mirror of PyPI) replaces the images' default index; ``cert`` is the CA bundle pip trusts."""
     result = LockResult()
+    resolve = resolve or resolver.resolve
 
     def one(image: ImageSet):
         try:
-            return image, resolve(image.name, image.requirements, image.target, index_url=image.index_url,
-                                  extra_index_urls=image.extra_index_urls, find_links=find_links,
-                                  isolated=isolated, retries=retries), None
+            return image, resolve(image.name, image.requirements, image.target,
+                                  index_url=index_url or image.index_url, extra_index_urls=image.extra_index_urls,
+                                  find_links=find_links, isolated=isolated, retries=retries, cert=cert), None
         except resolver.IndexUnreachable as exc:
             return image, None, ("unchecked", str(exc))
         except resolver.ResolveError as exc:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .errors import FetchError
+from ..errors import FetchError
 
 ARCHES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 # Network failures in pip's log: the index could not be asked at all (as opposed to "asked, and it has
@@ -113,7 +113,8 @@ def _redact_text(text: str) -> str:
 
 def pip_command(requirements: Sequence[str], target: Target, report: Path, install_dir: Path,
                 find_links: Iterable[str] = (), no_index: bool = False,
-                pip: Sequence[str] = (sys.executable, "-m", "pip"), retries: Optional[int] = None) -> list[str]:
+                pip: Sequence[str] = (sys.executable, "-m", "pip"), retries: Optional[int] = None,
+                cert: Optional[str] = None) -> list[str]:
     """pip's argv: metadata-only resolution for ``target``. Index URLs are not in it (see ``resolve``)."""
     args = list(pip) + ["install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
                         "--no-input", "--report", str(report), "--target", str(install_dir),
@@ -124,6 +125,8 @@ def pip_command(requirements: Sequence[str], target: Target, report: Path, insta
         args.append("--no-index")
     if retries is not None:
         args += ["--retries", str(retries)]  # an unreachable index costs seconds, not minutes
+    if cert:
+        args += ["--cert", str(cert)]  # a lab proxy's CA bundle (a path, not a secret)
     for link in find_links:
         args += ["--find-links", str(link)]
     return args + ["--"] + list(requirements)
@@ -190,7 +193,8 @@ def unreachable_hosts(text: str, index_urls: Sequence[str] = ()) -> list[str]:
 def resolve(image: str, requirements: Sequence[str], target: Target, index_url: Optional[str] = None,
             extra_index_urls: Sequence[str] = (), find_links: Iterable[str] = (), no_index: bool = False,
             isolated: bool = False, pip: Sequence[str] = (sys.executable, "-m", "pip"),
-            timeout: float = 900, env: Optional[dict] = None, retries: Optional[int] = None) -> list[Resolved]:
+            timeout: float = 900, env: Optional[dict] = None, retries: Optional[int] = None,
+            cert: Optional[str] = None) -> list[Resolved]:
     """Resolve ``requirements`` for ``target`` with pip; the distributions pip would install.
 
     ``image`` names the image in errors. ``index_url`` replaces pip's index, ``extra_index_urls`` add to
@@ -209,7 +213,7 @@ def resolve(image: str, requirements: Sequence[str], target: Target, index_url: 
         run_env["PIP_EXTRA_INDEX_URL"] = " ".join(extra_index_urls)
     with tempfile.TemporaryDirectory(prefix="mlperf-docker-resolve-") as tmp:
         report = Path(tmp) / "report.json"
-        args = pip_command(requirements, target, report, Path(tmp) / "target", find_links, no_index, pip, retries)
+        args = pip_command(requirements, target, report, Path(tmp) / "target", find_links, no_index, pip, retries, cert)
         try:
             proc = subprocess.run(args, capture_output=True, text=True, env=run_env, timeout=timeout)
         except subprocess.TimeoutExpired:
