@@ -94,7 +94,7 @@ def run_plan(plan: RunPlan) -> int:
                 max_batchsize=plan.max_batchsize, threads=plan.threads,
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
-                test_dir=str(folder), dataset_args=dict(plan.dataset_args))
+                test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision)
             _run_child(spec)
             _finish_test(spec, folder, model, dataset)
     except _Terminated:

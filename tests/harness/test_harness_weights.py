@@ -138,3 +138,47 @@ def test_bert_state_dict_missing_weights_is_refused(bert_state):
     del state["qa_outputs.weight"]
     with pytest.raises(ValueError, match="leaves 1 weight\\(s\\) unset: qa_outputs.weight"):
         load_state_dict_model(state)
+
+
+# ---- bfloat16 (pytorch on the CPU): the state_dict stand-ins keep their known accuracy -----------
+
+def test_bfloat16_resnet_standin_keeps_its_top1(resnet_state):
+    from mlperf_harness.backends import create_backend
+
+    ds = ImagenetDataset.open(resnet_state["dataset_path"])
+    batch = np.stack([ds.load(i) for i in range(len(ds))])
+    names = dict(input_names=("input_tensor:0",), outputs=("ArgMax:0", "softmax_tensor:0"), output_names=("ArgMax:0",))
+    backend = create_backend("pytorch", resnet_state["model_path"], precision="bfloat16", **names)
+    assert "precision: bfloat16" in backend.describe()
+    assert next(backend.model.parameters()).dtype == torch.bfloat16
+    (argmax,) = backend.run(batch)
+    assert int(((argmax - 1) == np.array(ds.labels)).sum()) == resnet_state["good"]
+
+
+def test_bfloat16_bert_standin_keeps_its_scores(bert_state):
+    from mlperf_harness.backends import create_backend
+    from mlperf_harness.models.bert import accuracy as acc
+    from mlperf_harness.models.bert import dataset as squad
+
+    outputs = ("output_start_logits", "output_end_logits")
+    backend = create_backend("pytorch", bert_state["model_path"], precision="bfloat16",
+                             input_names=("input_ids", "input_mask", "segment_ids"), outputs=outputs,
+                             output_names=outputs)
+    dataset = squad.SquadDataset.open(bert_state["dataset_path"])
+    start, end = backend.run(tuple(dataset.inputs[:, k] for k in range(3)))
+    assert start.dtype == np.float32  # handed on as float32
+    logits = np.stack([start, end], axis=-1)
+    em, f1 = acc.score_predictions(dataset.examples, acc.predict(dataset, dict(enumerate(logits))))
+    assert em == pytest.approx(bert_state["exact_match"]) and f1 == pytest.approx(bert_state["f1"])
+
+
+def test_other_backends_refuse_bfloat16(resnet_state, tmp_path):
+    from mlperf_harness.backends import create_backend
+    from mlperf_harness.errors import HarnessError
+
+    pytest.importorskip("onnxruntime")
+    from mlperf_harness.models.resnet50 import standin as onnx_standin
+
+    model = onnx_standin.export_model(tmp_path / "resnet50_v1.onnx", "onnxruntime")
+    with pytest.raises(HarnessError, match="--precision bfloat16: the onnxruntime backend runs fp32 only"):
+        create_backend("onnxruntime", str(model), precision="bfloat16")

@@ -1,6 +1,7 @@
 """The pytorch image runs the reference architectures from state_dicts, in containers: a full-architecture
 ResNet-50 state_dict (torchvision's layout, random weights, generated here) passed with --model, and the
-tiny-BERT state_dict stand-in with its known exact match and F1, in accuracy and performance mode."""
+tiny-BERT state_dict stand-in with its known exact match and F1 (in fp32 and bfloat16), in accuracy and
+performance mode."""
 
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ def test_full_resnet50_state_dict_with_model_flag(built_image, cli_env, tmp_path
     assert "ResNet(Bottleneck, [3, 4, 6, 3], resnet50, 1000 classes)" in stdout
 
 
-def test_tiny_bert_state_dict_standin_gives_the_known_scores(built_image, cli_env, cache_dir, tmp_path):
-    run_dir, stdout = _run(cli_env, tmp_path / "results", "_pytorch,_cpu,_bert-99")
+@pytest.mark.parametrize("precision", ["fp32", "bfloat16"])
+def test_tiny_bert_state_dict_standin_gives_the_known_scores(built_image, cli_env, cache_dir, tmp_path, precision):
+    run_dir, stdout = _run(cli_env, tmp_path / "results", f"_pytorch,_cpu,_bert-99,_{precision}")
     [expected] = cache_dir.glob("standins/bert_pytorch-*/expected.json")
     known = json.loads(expected.read_text())
     for scenario, text in _check_both_modes(run_dir, "bert-99").items():
@@ -67,3 +69,4 @@ def test_tiny_bert_state_dict_standin_gives_the_known_scores(built_image, cli_en
         assert scores["exact_match"] == pytest.approx(known["exact_match"], abs=1e-6), scenario
         assert scores["f1"] == pytest.approx(known["f1"], abs=1e-6), scenario
     assert "BertForQuestionAnswering" in stdout
+    assert ("precision: bfloat16" in stdout) == (precision == "bfloat16")

@@ -136,3 +136,14 @@ def test_lock_command_writes_the_lock_file_and_fails_on_unresolvable(monkeypatch
         "error: 1 image(s) do not resolve on their base: tflite-cpu")
     proc = cli("lock", "--spec", spec_dir / "images.yaml", "-i", "nope-cpu", env=env)
     assert proc.returncode == 2 and "no supported image nope-cpu" in proc.stderr
+
+
+def test_bfloat16_is_supported_for_pytorch_only_and_reaches_the_harness(tmp_path):
+    spec = load_spec()
+    assert spec.check("pytorch", "cpu", "bert-99", "bfloat16").supported
+    assert not spec.check("onnxruntime", "cpu", "resnet50", "bfloat16").supported
+    proc = cli("run", "--variation", "_pytorch,_cpu,_resnet50,_bfloat16", "--dry-run", "--output_dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "pytorch-cpu:resnet50-bfloat16-standin" in proc.stdout and "--precision bfloat16" in proc.stdout
+    proc = cli("run", "--variation", "_onnxruntime,_cpu,_resnet50,_bfloat16", "--dry-run", "--output_dir", tmp_path)
+    assert proc.returncode == 2 and "published in fp32 only" in proc.stderr

@@ -53,6 +53,8 @@ def _load_checkpoint(path: str):
 class PyTorchBackend(Backend):
     name = "pytorch"
     image_format = "NCHW"
+    # bfloat16: weights and floating-point inputs cast (CPU and GPU); outputs handed on as float32.
+    precisions = ("fp32", "bfloat16")
 
     def load(self) -> None:
         model_path, device = self.model_path, self.device
@@ -92,6 +94,11 @@ class PyTorchBackend(Backend):
         if not callable(model):
             raise HarnessError(f"{model_path} holds a {type(model).__name__}, not a model")
         self.model = model.eval() if hasattr(model, "eval") else model
+        self.dtype = torch.bfloat16 if self.precision == "bfloat16" else None
+        if self.dtype is not None:
+            if not hasattr(self.model, "to"):
+                raise HarnessError(f"--precision {self.precision}: {model_path} cannot be cast")
+            self.model = self.model.to(self.dtype)
 
     def runtime(self) -> str:
         where = "cuda" if self.torch_device.type == "cuda" else "cpu"
@@ -113,6 +120,8 @@ class PyTorchBackend(Backend):
 
     def infer(self, inputs) -> List[np.ndarray]:
         tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        if self.dtype is not None:
+            tensors = [t.to(self.dtype) if t.is_floating_point() else t for t in tensors]
         if self.torch_device.type != "cpu":
             tensors = [t.to(self.torch_device, non_blocking=True) for t in tensors]
         with torch.inference_mode():
@@ -123,5 +132,8 @@ class PyTorchBackend(Backend):
             if value is None:
                 raise HarnessError(f"the model returned no output {name!r} "
                                    f"(it returned {', '.join(map(str, named))})")
-            out.append(value.detach().cpu().numpy())
+            value = value.detach()
+            if value.is_floating_point() and value.dtype != torch.float32:
+                value = value.float()
+            out.append(value.cpu().numpy())
         return out
