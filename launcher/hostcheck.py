@@ -1,0 +1,97 @@
+"""Checks that can happen on the host happen there, before any folder is made (one line, exit 2).
+
+Every user path is resolved (symlinks followed) and checked before the container starts; `--model`
+binds the resolved file itself, read-only, never its folder.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+# The harness's rule for a results-tree name (mlperf_harness.results.check_name).
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def output_dir(text: str | Path) -> Path:
+    """--output_dir: a non-empty path (an empty one would mean the current folder)."""
+    if not str(text).strip():
+        raise UsageError("--output_dir '': expected a folder (a new folder per run is made inside)")
+    return Path(text)
+
+
+def timeout(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--timeout {value}: expected a finite number of seconds > 0")
+    return value
+
+
+def hw_name(name: str | None) -> str:
+    """The system-name prefix as the results tree will carry it (spaces etc. become _), checked."""
+    raw = name or socket.gethostname() or "default"
+    cleaned = _UNSAFE.sub("_", raw)
+    if not _SAFE_NAME.match(cleaned):
+        raise UsageError(f"--hw_name {name!r}: expected a plain name (letters, digits, . _ + -, "
+                         f"not starting with . or -)")
+    return cleaned
+
+
+def dataset_args(dataset: str | None, text: str | None, known: dict[str, dict] | None = None) -> None:
+    """--dataset_args keys must be ones the model's dataset takes (the harness's DATASET_ARGS)."""
+    if not text:
+        return
+    if known is None:
+        from mlperf_harness.datasets import DATASET_ARGS as known  # the harness's own table
+    options = known.get(dataset or "", {})
+    seen = set()
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise UsageError(f"--dataset_args {text!r}: expected key=value[,key=value]")
+        if key not in options:
+            raise UsageError(f"--dataset_args: unknown key {key!r} for the {dataset} dataset "
+                             f"(known: {', '.join(sorted(options)) or 'none'})")
+        if key in seen:
+            raise UsageError(f"--dataset_args: {key} given twice")
+        if not value:
+            raise UsageError(f"--dataset_args: {key} needs a value")
+        seen.add(key)
+
+
+@dataclass(frozen=True)
+class FileBind:
+    """A single host file bound read-only at target (its folder never reaches the container)."""
+
+    source: Path  # resolved
+    target: str
+
+
+def model_file(path: Path | None, folder: str) -> FileBind | None:
+    """--model FILE: resolved (symlinks), a regular file, bound as <folder>/<name the user gave>."""
+    if path is None:
+        return None
+    resolved = existing_path("--model", path)
+    if not resolved.is_file():
+        raise UsageError(f"--model {path}: not a file")
+    return FileBind(resolved, f"{folder}/{path.name}")
+
+
+def existing_path(flag: str, path: Path, folder: bool = False) -> Path:
+    """A user path, resolved through symlinks and checked to exist (and be a folder if asked)."""
+    try:
+        resolved = path.expanduser().resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(f"{flag} {path}: no such {'folder' if folder else 'file'}") from None
+    if folder and not resolved.is_dir():
+        raise UsageError(f"{flag} {path}: not a folder")
+    return resolved

@@ -1,0 +1,208 @@
+"""Disk checks, hardening options, container ownership and host-side checks (issue 10 helpers)."""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from launcher import diskspace, hardening, hostcheck, lifecycle, owned
+from launcher.errors import UsageError
+from launcher.fault_errors import DiskError, NotEnoughSpace
+
+
+# ---- disk ------------------------------------------------------------------------------------------
+def test_estimate_grows_with_tests_and_accuracy_samples():
+    perf = diskspace.estimate("resnet50", 1, "performance", None)
+    assert perf == diskspace.PER_TEST
+    assert diskspace.estimate("resnet50", 2, "both", 100) == 4 * diskspace.PER_TEST + 2 * 100 * 96
+    assert diskspace.estimate("bert-99", 1, "accuracy", 10) == diskspace.PER_TEST + 10 * 6 * 1024
+
+
+def test_preflight_refuses_with_the_folder_and_its_free_space(tmp_path, monkeypatch):
+    monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda p: type("Usage", (), {"free": 1536})())
+    with pytest.raises(NotEnoughSpace) as info:
+        diskspace.preflight(tmp_path / "new" / "deeper", 4 << 20)
+    assert str(info.value) == f"--output_dir {tmp_path / 'new' / 'deeper'}: 1.5 KiB free, the run needs about 4.0 MiB"
+    assert info.value.exit_code == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_write_guard_names_the_folder(tmp_path):
+    with pytest.raises(DiskError, match=rf"^no space left in {tmp_path} \(.* free\)$") as info:
+        with diskspace.write_guard(tmp_path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert info.value.exit_code == 9
+    with pytest.raises(DiskError, match=rf"^{tmp_path} is on a read-only file system$"):
+        with diskspace.write_guard(tmp_path):
+            raise OSError(errno.EROFS, "Read-only file system")
+    with pytest.raises(PermissionError):
+        with diskspace.write_guard(tmp_path):
+            raise PermissionError(errno.EACCES, "denied")
+
+
+def test_diagnose_blames_a_full_disk_only(tmp_path, monkeypatch):
+    assert diskspace.diagnose(tmp_path) is None
+    monkeypatch.setattr(diskspace, "free_space", lambda p: 0)
+    assert diskspace.diagnose(tmp_path) == f"no space left in {tmp_path} (0 B free)"
+
+
+# ---- hardening -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, size", [("512m", 512 << 20), ("2g", 2 << 30), ("1048576", 1 << 20),
+                                        ("64MiB", 64 << 20), ("1.5g", 3 << 29)])
+def test_sizes(text, size):
+    assert hardening.parse_size("--memory", text) == size
+
+
+@pytest.mark.parametrize("memory, cpus, shm, message", [
+    ("lots", None, None, "--memory 'lots': expected a size such as 512m or 2g"),
+    ("1m", None, None, "--memory '1m': expected at least 6m"),
+    (None, "0", None, "--cpus 0: expected a number from 0.01 to"),
+    (None, "nan", None, "--cpus nan: expected a number from 0.01 to"),
+    (None, "two", None, "--cpus 'two': expected a number"),
+    (None, str((os.cpu_count() or 1) + 1), None, "--cpus"),
+    (None, None, "-1", "--shm-size '-1': expected a size"),
+])
+def test_bad_limits_are_one_line_usage_errors(memory, cpus, shm, message):
+    with pytest.raises(UsageError) as info:
+        hardening.Limits.parse(memory, cpus, shm)
+    assert str(info.value).startswith(message) and info.value.exit_code == 2
+
+
+def test_hardening_renders_the_same_options_for_the_sdk_and_the_cli():
+    h = hardening.Hardening(limits=hardening.Limits.parse("256m", "1.5", "1g"))
+    sdk = h.sdk()
+    assert sdk["cap_drop"] == ["ALL"] and sdk["security_opt"] == ["no-new-privileges"]
+    assert sdk["read_only"] is True and "/tmp" in sdk["tmpfs"] and sdk["pids_limit"] == hardening.PIDS_LIMIT
+    assert sdk["mem_limit"] == 256 << 20 and sdk["nano_cpus"] == 1_500_000_000 and sdk["shm_size"] == 1 << 30
+    cli = h.cli()
+    for flag, value in (("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges"),
+                        ("--pids-limit", str(hardening.PIDS_LIMIT)), ("--memory", str(256 << 20)),
+                        ("--cpus", "1.5"), ("--shm-size", str(1 << 30))):
+        assert cli[cli.index(flag) + 1] == value
+    assert "--read-only" in cli and cli[cli.index("--tmpfs") + 1].startswith("/tmp:")
+    assert "--memory" not in hardening.Hardening().cli() and "mem_limit" not in hardening.Hardening().sdk()
+
+
+def test_the_container_never_runs_as_root(tmp_path, monkeypatch):
+    with pytest.raises(UsageError, match="never runs as root"):
+        hardening.container_user("0:0", tmp_path)
+    assert hardening.container_user("4321:4321", tmp_path) == ("4321:4321", False)
+    monkeypatch.setattr(hardening.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(hardening, "owner", lambda p: (0, 0))
+    assert hardening.container_user(None, tmp_path) == (hardening.NOBODY, True)
+    monkeypatch.setattr(hardening, "owner", lambda p: (1000, 100))
+    assert hardening.container_user(None, tmp_path / "not-yet") == ("1000:100", True)
+    monkeypatch.setattr(hardening.os, "geteuid", lambda: 1000)
+    assert hardening.container_user(None, tmp_path) == (f"{os.getuid()}:{os.getgid()}", False)
+
+
+def test_oom_message():
+    assert hardening.oom_message(hardening.Limits(memory=40 << 20)) == \
+        "the container was killed for running out of memory (--memory 40m)"
+
+
+# ---- owned containers ------------------------------------------------------------------------------
+class FakeContainer:
+    def __init__(self, name, labels):
+        self.name, self.labels, self.removed = name, labels, False
+
+    def remove(self, force=False):
+        self.removed = True
+
+
+class FakeClient:
+    def __init__(self, containers):
+        self.containers = self
+        self._all = containers
+
+    def list(self, all=False, filters=None):
+        assert all and filters == {"label": owned.LABEL_RUN_ID}
+        return self._all
+
+
+def test_reaper_removes_orphans_and_marks_their_runs(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / lifecycle.RUN_RECORD).write_text("{}")
+    gone = os.fork()
+    if gone == 0:
+        os._exit(0)
+    os.waitpid(gone, 0)
+    mine = owned.labels("r1", tmp_path / "mine")
+    orphan = FakeContainer("mlperf-docker-r2", dict(owned.labels("r2", run_dir), **{owned.LABEL_PID: str(gone)}))
+    live = FakeContainer("mlperf-docker-r1", mine)
+    remote = FakeContainer("mlperf-docker-r3", dict(orphan.labels, **{owned.LABEL_HOST: "elsewhere"}))
+    said = []
+    assert owned.reap(FakeClient([orphan, live, remote]), said.append) == ["mlperf-docker-r2"]
+    assert orphan.removed and not live.removed and not remote.removed
+    assert (run_dir / lifecycle.INCOMPLETE).read_text() == "launcher died\n"
+    assert said == [f"removed the container mlperf-docker-r2 of a run whose launcher died ({run_dir} is incomplete)"]
+
+
+def test_labels_and_name(tmp_path):
+    run_id = owned.new_run_id(tmp_path / "20260101-000000-onnxruntime-cpu-resnet50")
+    assert owned.container_name(run_id).startswith("mlperf-docker-20260101-000000-onnxruntime-cpu-resnet50-")
+    labels = owned.labels(run_id, tmp_path)
+    assert labels[owned.LABEL_PID] == str(os.getpid()) and labels[owned.LABEL_HOST] == socket.gethostname()
+    assert labels[owned.LABEL_OUTPUT] == str(tmp_path) and owned.launcher_alive(labels)
+    assert not owned.launcher_alive(dict(labels, **{owned.LABEL_STARTED: "1"}))  # a reused pid
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_act_like_ctrl_c_and_mark_the_run(tmp_path, signum):
+    before = signal.getsignal(signum)
+    with pytest.raises(owned.Terminated) as info:
+        with owned.guarded_run(tmp_path):
+            os.kill(os.getpid(), signum)
+            for _ in range(1000):
+                pass
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert owned.exit_status(info.value) == 128 + signum
+    assert (tmp_path / lifecycle.INCOMPLETE).read_text().startswith(f"interrupted ({signal.Signals(signum).name})")
+    assert signal.getsignal(signum) == before
+    assert owned.exit_status(KeyboardInterrupt()) == 130
+
+
+# ---- host-side checks ------------------------------------------------------------------------------
+def test_host_checks():
+    with pytest.raises(UsageError, match=r"^--output_dir '': expected a folder"):
+        hostcheck.output_dir("")
+    for bad in (-5.0, 0.0, math.nan, math.inf):
+        with pytest.raises(UsageError, match="--timeout .*: expected a finite number of seconds > 0"):
+            hostcheck.timeout(bad)
+    assert hostcheck.timeout(1.5) == 1.5
+    assert hostcheck.hw_name("ci box") == "ci_box"
+    for bad in ("..", ".hidden", "-x", "../etc"):
+        with pytest.raises(UsageError, match="--hw_name .*: expected a plain name"):
+            hostcheck.hw_name(bad)
+
+
+def test_dataset_args_are_checked_against_the_harness_table():
+    hostcheck.dataset_args("imagenet", "layout=NHWC,cache_dir=/tmp/x")
+    with pytest.raises(UsageError, match=r"unknown key 'vocab_file' for the imagenet dataset \(known: cache_dir, layout\)"):
+        hostcheck.dataset_args("imagenet", "vocab_file=v.txt")
+    with pytest.raises(UsageError, match="expected key=value"):
+        hostcheck.dataset_args("squad", "vocab_file")
+    with pytest.raises(UsageError, match="given twice"):
+        hostcheck.dataset_args("squad", "cache_dir=a,cache_dir=b")
+
+
+def test_model_binds_the_resolved_file_only(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "weights.bin"
+    target.write_bytes(b"x")
+    link = tmp_path / "model.onnx"
+    link.symlink_to(target)
+    bind = hostcheck.model_file(link, "/opt/mlperf/custom-model")
+    assert bind == hostcheck.FileBind(target.resolve(), "/opt/mlperf/custom-model/model.onnx")
+    with pytest.raises(UsageError, match="no such file"):
+        hostcheck.model_file(tmp_path / "missing.onnx", "/m")
+    with pytest.raises(UsageError, match="not a file"):
+        hostcheck.model_file(tmp_path / "real", "/m")
+    assert hostcheck.existing_path("--dataset_path", Path(tmp_path), folder=True) == tmp_path.resolve()
