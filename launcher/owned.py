@@ -75,25 +75,25 @@ def launcher_alive(container_labels: dict[str, str]) -> bool:
 def reap(client, say: Callable[[str], None]) -> list[str]:
     """Remove the containers of runs whose launcher died; mark their folders. Returns their names."""
     reaped = []
-    try:
-        found = client.containers.list(all=True, filters={"label": LABEL_RUN_ID})
+    try:  # the low-level list: the models' list() inspects each one and trips over auto-removals
+        found = client.api.containers(all=True, filters={"label": LABEL_RUN_ID})
     except Exception:  # the engine's trouble is reported by the run itself
         return reaped
     for container in found:
-        container_labels = container.labels or {}
+        container_labels = container.get("Labels") or {}
+        name = (container.get("Names") or [container["Id"][:12]])[0].lstrip("/")
         if launcher_alive(container_labels):
             continue
         try:
-            container.remove(force=True)
+            client.api.remove_container(container["Id"], force=True)
         except Exception as exc:
             if "No such container" not in str(exc) and "404" not in str(exc):
                 continue
-        reaped.append(container.name)
-        output = Path(container_labels.get(LABEL_OUTPUT, ""))
-        if container_labels.get(LABEL_OUTPUT) and is_run_folder(output) and not is_complete(output):
-            mark_incomplete(output, "launcher died")
-        say(f"removed the container {container.name} of a run whose launcher died"
-            + (f" ({output} is incomplete)" if container_labels.get(LABEL_OUTPUT) else ""))
+        reaped.append(name)
+        output = container_labels.get(LABEL_OUTPUT)
+        if output and is_run_folder(Path(output)) and not is_complete(Path(output)):
+            mark_incomplete(Path(output), "launcher died")
+        say(f"removed the container {name} of a run whose launcher died" + (f" ({output} is incomplete)" if output else ""))
     return reaped
 
 

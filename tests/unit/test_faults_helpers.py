@@ -108,22 +108,19 @@ def test_oom_message():
 
 
 # ---- owned containers ------------------------------------------------------------------------------
-class FakeContainer:
-    def __init__(self, name, labels):
-        self.name, self.labels, self.removed = name, labels, False
-
-    def remove(self, force=False):
-        self.removed = True
-
-
-class FakeClient:
+class FakeApi:
     def __init__(self, containers):
-        self.containers = self
-        self._all = containers
+        self.api = self
+        self.listed = [{"Id": name * 2, "Names": ["/" + name], "Labels": labels} for name, labels in containers]
+        self.removed = []
 
-    def list(self, all=False, filters=None):
+    def containers(self, all=False, filters=None):
         assert all and filters == {"label": owned.LABEL_RUN_ID}
-        return self._all
+        return self.listed
+
+    def remove_container(self, container_id, force=False):
+        assert force
+        self.removed.append(container_id[: len(container_id) // 2])
 
 
 def test_reaper_removes_orphans_and_marks_their_runs(tmp_path):
@@ -135,12 +132,12 @@ def test_reaper_removes_orphans_and_marks_their_runs(tmp_path):
         os._exit(0)
     os.waitpid(gone, 0)
     mine = owned.labels("r1", tmp_path / "mine")
-    orphan = FakeContainer("mlperf-docker-r2", dict(owned.labels("r2", run_dir), **{owned.LABEL_PID: str(gone)}))
-    live = FakeContainer("mlperf-docker-r1", mine)
-    remote = FakeContainer("mlperf-docker-r3", dict(orphan.labels, **{owned.LABEL_HOST: "elsewhere"}))
+    orphan = dict(owned.labels("r2", run_dir), **{owned.LABEL_PID: str(gone)})
+    remote = dict(orphan, **{owned.LABEL_HOST: "elsewhere"})
     said = []
-    assert owned.reap(FakeClient([orphan, live, remote]), said.append) == ["mlperf-docker-r2"]
-    assert orphan.removed and not live.removed and not remote.removed
+    client = FakeApi([("mlperf-docker-r2", orphan), ("mlperf-docker-r1", mine), ("mlperf-docker-r3", remote)])
+    assert owned.reap(client, said.append) == ["mlperf-docker-r2"]
+    assert client.removed == ["mlperf-docker-r2"]
     assert (run_dir / lifecycle.INCOMPLETE).read_text() == "launcher died\n"
     assert said == [f"removed the container mlperf-docker-r2 of a run whose launcher died ({run_dir} is incomplete)"]
 
