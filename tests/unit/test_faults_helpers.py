@@ -203,3 +203,42 @@ def test_model_binds_the_resolved_file_only(tmp_path):
     with pytest.raises(UsageError, match="not a file"):
         hostcheck.model_file(tmp_path / "real", "/m")
     assert hostcheck.existing_path("--dataset_path", Path(tmp_path), folder=True) == tmp_path.resolve()
+
+
+# ---- child processes -------------------------------------------------------------------------------
+def test_index_urls_travel_in_the_environment():
+    from launcher import child
+
+    env = child.pip_environment("https://u:token@pypi.lab/simple", ["https://a/simple", ""], "/ca.pem", base={})
+    assert env == {"PIP_INDEX_URL": "https://u:token@pypi.lab/simple", "PIP_EXTRA_INDEX_URL": "https://a/simple",
+                   "PIP_CERT": "/ca.pem", "REQUESTS_CA_BUNDLE": "/ca.pem"}
+
+
+def test_a_child_dies_with_its_launcher(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    script = tmp_path / "launcher.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+                      "from launcher.child import run_child\n"
+                      f"run_child([sys.executable, {str(sleeper)!r}])\n")
+    launcher = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.1)
+    child_pid = int(pidfile.read_text())
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(10) != 0
+    for _ in range(50):
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the pip child outlived the launcher's SIGTERM")
