@@ -70,7 +70,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Hardening:
-    """The options every benchmark container gets, rendered for the SDK and for a `docker run` line."""
+    """The options every benchmark container gets, rendered for the SDK and for a `docker run` line
+    (--shm-size is rendered by the container spec, which GPU runs also set)."""
 
     cap_drop: tuple[str, ...] = ("ALL",)
     security_opt: tuple[str, ...] = ("no-new-privileges",)
@@ -94,9 +95,7 @@ class Hardening:
             args += ["--memory", str(self.limits.memory)]
         if self.limits.cpus is not None:
             args += ["--cpus", f"{self.limits.cpus:g}"]
-        if self.limits.shm_size is not None:
-            args += ["--shm-size", str(self.limits.shm_size)]
-        return args
+        return args  # --shm-size is the container spec's own option (ContainerSpec.shm_size)
 
     def sdk(self) -> dict:
         kwargs: dict = {"cap_drop": list(self.cap_drop), "security_opt": list(self.security_opt),
@@ -106,8 +105,6 @@ class Hardening:
             kwargs["memswap_limit"] = self.limits.memory  # no swap on top: the limit is the limit
         if self.limits.cpus is not None:
             kwargs["nano_cpus"] = int(round(self.limits.cpus * 1e9))
-        if self.limits.shm_size is not None:
-            kwargs["shm_size"] = self.limits.shm_size
         return kwargs
 
 

@@ -79,11 +79,12 @@ def test_hardening_renders_the_same_options_for_the_sdk_and_the_cli():
     sdk = h.sdk()
     assert sdk["cap_drop"] == ["ALL"] and sdk["security_opt"] == ["no-new-privileges"]
     assert sdk["read_only"] is True and "/tmp" in sdk["tmpfs"] and sdk["pids_limit"] == hardening.PIDS_LIMIT
-    assert sdk["mem_limit"] == 256 << 20 and sdk["nano_cpus"] == 1_500_000_000 and sdk["shm_size"] == 1 << 30
+    assert sdk["mem_limit"] == 256 << 20 and sdk["nano_cpus"] == 1_500_000_000
+    assert h.limits.shm_size == 1 << 30 and "shm_size" not in sdk
     cli = h.cli()
     for flag, value in (("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges"),
                         ("--pids-limit", str(hardening.PIDS_LIMIT)), ("--memory", str(256 << 20)),
-                        ("--cpus", "1.5"), ("--shm-size", str(1 << 30))):
+                        ("--cpus", "1.5")):
         assert cli[cli.index(flag) + 1] == value
     assert "--read-only" in cli and cli[cli.index("--tmpfs") + 1].startswith("/tmp:")
     assert "--memory" not in hardening.Hardening().cli() and "mem_limit" not in hardening.Hardening().sdk()
