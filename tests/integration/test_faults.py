@@ -140,19 +140,16 @@ def tmpfs(tmp_path):
 
 def fill(folder: Path) -> None:
     """Write a filler file until the file system is full."""
-    with open(folder / "filler", "ab") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                f.write(b"\0")
-                f.flush()
-        except OSError:
-            pass
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for block in (65536, 4096, 1):
+            try:
+                while os.write(fd, b"\0" * block):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def test_a_full_disk_is_refused_up_front(built_image, cli_env, tmpfs):
