@@ -6,8 +6,9 @@ folder edited afterwards) is incomplete, whatever stopped it; an INCOMPLETE mark
 written where possible, but its absence proves nothing. Skipping a configuration with results,
 `--clean` and the summary table read only `is_complete`.
 
-A per-configuration lock (flock on <output_dir>/.locks/<signature>.lock) keeps a second identical run
-from starting while one is in progress.
+A per-configuration lock (flock on <cache>/locks/<output folder key>-<signature>.lock; in the cache, so
+that an output folder holds nothing but run folders) keeps a second identical run from starting while
+one is in progress.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from .fault_errors import RunInProgress
 RUN_RECORD = "run.json"
 INCOMPLETE = "INCOMPLETE"
 COMPLETE = "COMPLETE"
-LOCKS = ".locks"
 FORMAT = 1
 
 _RESULT = re.compile(r"^Result is\s*:\s*\S+", re.M)
@@ -207,9 +207,9 @@ def previous_run(output_dir: Path, signature: str) -> Path | None:
     return None
 
 
-def clean_incomplete(output_dir: Path, say: Callable[[str], None]) -> list[Path]:
+def clean_incomplete(output_dir: Path, say: Callable[[str], None], locks_dir: Path | None = None) -> list[Path]:
     """--clean: remove run folders that are not complete and not in use by a live run; say each one."""
-    busy = {p.resolve() for p in locked_run_dirs(output_dir)}
+    busy = {p.resolve() for p in locked_run_dirs(locks_dir, output_dir)} if locks_dir else set()
     removed = []
     for run_dir in run_folders(output_dir):
         if is_complete(run_dir) or run_dir.resolve() in busy:
@@ -232,17 +232,21 @@ def _holder(path: Path) -> dict:
         return {}
 
 
-class RunLock:
-    """flock on <output_dir>/.locks/<signature>.lock, held for the whole run (released by the kernel if
-    the launcher dies). The file names the holder's pid and, once made, its run folder."""
+def _output_key(output_dir: Path) -> str:
+    return hashlib.sha256(str(Path(os.path.abspath(output_dir)).resolve()).encode()).hexdigest()[:16]
 
-    def __init__(self, output_dir: Path, signature: str):
+
+class RunLock:
+    """flock on <locks_dir>/<output folder key>-<signature>.lock, held for the whole run (released by the
+    kernel if the launcher dies). The file names the holder's pid and, once made, its run folder."""
+
+    def __init__(self, locks_dir: Path, output_dir: Path, signature: str):
         self.output_dir = output_dir
-        self.path = output_dir / LOCKS / f"{signature}.lock"
+        self.path = locks_dir / f"{_output_key(output_dir)}-{signature}.lock"
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        with write_guard(self.output_dir):
+        with write_guard(self.path.parent):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         for attempt in range(5):  # a --clean probing the lock holds it for an instant
@@ -268,7 +272,7 @@ class RunLock:
         assert self._fd is not None
         data = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                            "run_dir": str(run_dir) if run_dir else None}).encode()
-        with write_guard(self.output_dir):
+        with write_guard(self.path.parent):
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, data, 0)
 
@@ -285,11 +289,10 @@ class RunLock:
         self.release()
 
 
-def locked_run_dirs(output_dir: Path) -> list[Path]:
-    """Run folders named by a lock a live launcher holds."""
+def locked_run_dirs(locks_dir: Path, output_dir: Path) -> list[Path]:
+    """Run folders of output_dir named by a lock a live launcher holds."""
     found = []
-    folder = output_dir / LOCKS
-    for path in sorted(folder.glob("*.lock")) if folder.is_dir() else []:
+    for path in sorted(locks_dir.glob(f"{_output_key(output_dir)}-*.lock")) if locks_dir.is_dir() else []:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:

@@ -103,11 +103,12 @@ def test_clean_removes_only_real_incomplete_unlocked_run_folders(tmp_path):
     (stranger / "INCOMPLETE").write_text("")
     elsewhere = fill(tmp_path / "elsewhere")
     (out / "link").symlink_to(elsewhere)
-    lock = lc.RunLock(out, "busy").acquire()
+    locks = tmp_path / "locks"
+    lock = lc.RunLock(locks, out, "busy").acquire()
     lock.record(busy)
     said = []
     try:
-        removed = lc.clean_incomplete(out, said.append)
+        removed = lc.clean_incomplete(out, said.append, locks)
     finally:
         lock.release()
     assert sorted(p.name for p in removed) == ["killed", "marked"]
@@ -115,9 +116,9 @@ def test_clean_removes_only_real_incomplete_unlocked_run_folders(tmp_path):
     assert done.exists() and busy.exists() and stranger.exists() and elsewhere.exists() and (out / "link").is_symlink()
 
 
-def _try_lock(out, queue):
+def _try_lock(locks, out, queue):
     try:
-        lc.RunLock(out, "sig").acquire()
+        lc.RunLock(locks, out, "sig").acquire()
         queue.put("acquired")
     except RunInProgress as exc:
         queue.put(str(exc))
@@ -125,16 +126,21 @@ def _try_lock(out, queue):
 
 def test_a_second_identical_run_is_refused_while_the_first_holds_the_lock(tmp_path):
     out = tmp_path / "out"
+    locks = tmp_path / "cache" / "locks"
     run_dir = out / "run-1"
-    with lc.RunLock(out, "sig") as lock:
+    with lc.RunLock(locks, out, "sig") as lock:
         lock.record(run_dir)
         queue = multiprocessing.get_context("fork").Queue()
-        child = multiprocessing.get_context("fork").Process(target=_try_lock, args=(out, queue))
+        child = multiprocessing.get_context("fork").Process(target=_try_lock, args=(locks, out, queue))
         child.start()
         child.join(10)
         assert queue.get(timeout=5) == f"a run of this configuration is in progress in {run_dir} (pid {os.getpid()})"
-        assert lc.locked_run_dirs(out) == [run_dir]
-    assert lc.locked_run_dirs(out) == []
-    with lc.RunLock(out, "sig"):  # released: free again
+        assert lc.locked_run_dirs(locks, out) == [run_dir]
+        assert lc.locked_run_dirs(locks, tmp_path / "other") == []
+        assert not out.exists()  # the output folder holds nothing but run folders
+        with lc.RunLock(locks, tmp_path / "other", "sig"):  # the same configuration elsewhere is free
+            pass
+    assert lc.locked_run_dirs(locks, out) == []
+    with lc.RunLock(locks, out, "sig"):  # released: free again
         pass
     assert RunInProgress.exit_code == 8
