@@ -71,7 +71,7 @@ def _paths():
 
 
 def standin(args, work: Path):
-    from launcher.standins import resnet50
+    from mlperf_harness.models.resnet50 import standin as resnet50
 
     if args.standin:
         root = args.standin
@@ -87,13 +87,13 @@ def raw(args, model: Path, dataset_path: Path):
     """(samples/s at --batch-size, p90 single-sample call in ms) of the bare backend."""
     import numpy as np
 
-    from mlperf_harness import backends, datasets, models
+    from mlperf_harness import backends, models
 
     info = models.get_model("resnet50")
     backend = backends.create_backend(args.backend, str(model), device="cpu", threads=args.threads,
                                       input_names=info.input_names, outputs=info.outputs,
                                       output_names=info.output_names)
-    dataset = datasets.open_dataset("imagenet", str(dataset_path), layout=backend.image_format)
+    dataset = info.open_dataset(str(dataset_path), layout=backend.image_format)
     samples = [dataset.load(i) for i in range(len(dataset))]
     batches = []
     for start in range(0, max(len(samples), args.batch_size * 4), args.batch_size):

@@ -1,0 +1,142 @@
+"""One LoadGen test (one scenario x one mode) in a process of its own.
+
+    python -m mlperf_harness.loadgen_child --spec '<TestSpec JSON>'
+
+Started by the harness with its working directory set to the (fresh, empty)
+test folder, so no stray audit.config can apply. LoadGen's embedded
+mlperf.conf is honoured only on the first FromConfig call in a process,
+hence one process per test. Prints the backend and providers in use; on
+failure prints one ``error:`` line and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mlperf_harness import backends, loadgen_settings, models, results
+from mlperf_harness.errors import HarnessError, abort, describe
+from mlperf_harness.plan import TestSpec
+from mlperf_harness.qsl import SampleLibrary
+from mlperf_harness.sut import SystemUnderTest
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM if the harness process dies, so no orphan test keeps running."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _workers(device: str) -> int:
+    env = os.environ.get("MLPERF_HARNESS_WORKERS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    # CPU: one worker, the framework's own threads use the cores. Accelerators:
+    # two, so gathering the next batch overlaps the current inference.
+    return 1 if device == "cpu" else 2
+
+
+def _zeros(sample_spec, size: int):
+    arrays = tuple(np.zeros((size,) + tuple(shape), dtype=dtype) for shape, dtype in sample_spec)
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def _warm_up(backend, sample_spec, batch_sizes) -> None:
+    """Run once per batch size before the timed test; a model that cannot take
+    the dataset's samples fails here, with a clear message."""
+    for size in sorted(set(batch_sizes)):
+        try:
+            backend.run(_zeros(sample_spec, size))
+        except Exception as exc:
+            shapes = ", ".join(f"{[size] + list(shape)} {np.dtype(dtype).name}"
+                               for shape, dtype in sample_spec)
+            raise HarnessError(f"the model cannot run a {shapes} batch: {describe(exc)}") from None
+
+
+def run_test(spec: TestSpec) -> None:
+    import mlperf_loadgen as lg
+
+    model = models.get_model(spec.model)
+    backend = backends.create_backend(
+        spec.backend, spec.model_path, device=spec.device, threads=spec.threads,
+        input_names=model.input_names, outputs=model.outputs, output_names=model.output_names)
+    print(f"backend for {spec.scenario} {spec.mode}: {backend.describe()}", flush=True)
+    options = dict(spec.dataset_args)
+    options.setdefault("layout", getattr(backend, "image_format", "NCHW"))
+    dataset = model.open_dataset(spec.dataset_path, spec.total_count,
+                                    model_path=spec.model_path, **options)
+
+    max_batch = spec.max_batchsize
+    if backend.max_batch is not None and backend.max_batch < max_batch:
+        print(f"warning: the model has a fixed batch size of {backend.max_batch}; "
+              f"using it instead of --max-batchsize {max_batch}", file=sys.stderr, flush=True)
+        max_batch = backend.max_batch
+    if spec.scenario == "SingleStream":
+        max_batch = 1
+    _warm_up(backend, dataset.sample_spec, [1, max_batch])
+
+    settings = loadgen_settings.build_test_settings(
+        model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
+    log_settings = loadgen_settings.build_log_settings(spec.test_dir)
+
+    qsl = SampleLibrary(dataset, spec.perf_count)
+    qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
+    sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
+                          max_batchsize=max_batch, workers=_workers(spec.device),
+                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1")
+    sut_handle = sut.construct()
+    qsl_handle = qsl.construct()
+    try:
+        # A path that cannot exist: never pick up an audit.config by accident.
+        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings,
+                                    os.path.join(spec.test_dir, "no-audit.config"))
+    finally:
+        sut.destroy()
+        qsl.destroy()
+    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+    results.remove_empty_trace(Path(spec.test_dir))
+
+
+def _guarded(func, what):
+    def wrapper(*args):
+        try:
+            return func(*args)
+        except BaseException as exc:
+            abort(f"{what}: {describe(exc)}")
+
+    return wrapper
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlperf_harness.loadgen_child")
+    parser.add_argument("--spec", required=True, help="TestSpec as JSON")
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    try:
+        spec = TestSpec.from_json(args.spec)
+        if not os.path.isdir(spec.test_dir):
+            raise HarnessError(f"test folder {spec.test_dir} does not exist")
+        run_test(spec)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # no traceback for the user; set MLPERF_HARNESS_DEBUG=1 for one
+        if os.environ.get("MLPERF_HARNESS_DEBUG"):
+            raise
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

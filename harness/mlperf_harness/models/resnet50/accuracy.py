@@ -1,0 +1,130 @@
+"""Top-1 accuracy of an ImageNet classifier from LoadGen's accuracy log.
+
+mlperf_log_accuracy.json is a list of {"seq_id", "qsl_idx", "data"}; data is
+the response as hex, here one little-endian int32: the predicted label,
+already offset-corrected by the harness. Entries are de-duplicated by
+qsl_idx (the first wins) and compared with val_map.txt's labels. The result
+line ``accuracy=75.000%, good=225, total=300`` is what the submission
+checker matches with ``accuracy=([\\d\\.]+)``.
+
+    python -m mlperf_harness.models.resnet50.accuracy --log FILE --dataset-path DIR [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from mlperf_harness.models.resnet50.dataset import read_labels
+from mlperf_harness.errors import HarnessError
+
+
+@dataclass
+class AccuracyResult:
+    good: int
+    total: int
+    duplicates: int = 0
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.good / self.total if self.total else 0.0
+
+    def line(self) -> str:
+        return f"accuracy={self.percent:.3f}%, good={self.good}, total={self.total}"
+
+    def accuracy_txt(self) -> str:
+        return self.line() + "\n"
+
+
+def load_log(path) -> list:
+    path = Path(path)
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{path}: not a readable accuracy log ({exc})") from None
+    if not isinstance(entries, list):
+        raise HarnessError(f"{path}: expected a JSON list of results")
+    return entries
+
+
+def decode_label(entry: dict, path) -> int:
+    try:
+        raw = bytes.fromhex(entry["data"])
+    except (KeyError, TypeError, ValueError):
+        raise HarnessError(f"{path}: entry seq_id={entry.get('seq_id')} has no valid hex data") from None
+    if len(raw) != 4:
+        raise HarnessError(
+            f"{path}: entry qsl_idx={entry.get('qsl_idx')} holds {len(raw)} bytes, "
+            "expected one int32 label")
+    return int(np.frombuffer(raw, dtype="<i4")[0])
+
+
+def evaluate(log_path, labels: Sequence[int], expect_total: Optional[int] = None) -> AccuracyResult:
+    """Score the log against ``labels`` (index = qsl_idx)."""
+    entries = load_log(log_path)
+    seen = set()
+    good = duplicates = 0
+    for entry in entries:
+        if not isinstance(entry, dict) or "qsl_idx" not in entry:
+            raise HarnessError(f"{log_path}: malformed entry {entry!r:.80}")
+        index = entry["qsl_idx"]
+        if not isinstance(index, int) or not 0 <= index < len(labels):
+            raise HarnessError(
+                f"{log_path}: qsl_idx {index!r} outside the {len(labels)} labelled samples")
+        if index in seen:
+            duplicates += 1
+            continue
+        seen.add(index)
+        if decode_label(entry, log_path) == labels[index]:
+            good += 1
+    if expect_total is not None and len(seen) != expect_total:
+        raise HarnessError(
+            f"{log_path}: covers {len(seen)} samples, expected {expect_total}")
+    return AccuracyResult(good=good, total=len(seen), duplicates=duplicates)
+
+
+def score(log_path, dataset, expect_total: Optional[int] = None) -> AccuracyResult:
+    """Score the accuracy log of a run on ``dataset`` (an ImagenetDataset)."""
+    return evaluate(log_path, dataset.labels, expect_total=expect_total)
+
+
+def write_accuracy(result: AccuracyResult, path) -> None:
+    Path(path).write_text(result.accuracy_txt(), encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m mlperf_harness.models.resnet50.accuracy",
+        description="ImageNet top-1 accuracy from mlperf_log_accuracy.json")
+    parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
+    parser.add_argument("--dataset-path", required=True, help="folder with val_map.txt")
+    parser.add_argument("--count", type=int, help="samples the run used (default: all)")
+    parser.add_argument("--output", help="where to write accuracy.txt (default: next to --log)")
+    args = parser.parse_args(argv)
+    try:
+        labels = read_labels(args.dataset_path, args.count)
+        result = evaluate(args.log, labels, expect_total=args.count)
+        output = Path(args.output) if args.output else Path(args.log).with_name("accuracy.txt")
+        write_accuracy(result, output)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result.duplicates:
+        print(f"note: ignored {result.duplicates} duplicate result(s)", file=sys.stderr)
+    print(result.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
