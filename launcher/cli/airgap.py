@@ -9,7 +9,7 @@ import typer
 
 from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, SpecOption, VARIATIONS_HELP,
                                  handled, open_session, out)
-from launcher.errors import UsageError
+from launcher.errors import Interrupted, UsageError
 
 
 def _variations(session, values: list[str] | None, everything: bool = False):
@@ -44,7 +44,13 @@ def fetch(
         for line in fetch_mod.describe(session, plan):
             out.print(line, markup=False)
         return
-    report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only)
+    try:
+        report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only)
+    except KeyboardInterrupt as exc:
+        from launcher.run.owned import exit_status, signal_name
+
+        raise Interrupted(f"interrupted ({signal_name(exc)}); nothing already written was removed (downloads resume "
+                          "on the next fetch)", exit_status(exc)) from None
     out.print(report.summary(), markup=False)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from integration_support import ROOT, mlperf_docker
 
-from launcher import lifecycle, owned
+from launcher.run import lifecycle, owned
 
 pytestmark = pytest.mark.docker
 

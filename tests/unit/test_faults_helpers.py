@@ -5,15 +5,17 @@ from __future__ import annotations
 import errno
 import math
 import os
+import shlex
 import signal
 import socket
 from pathlib import Path
 
 import pytest
 
-from launcher import diskspace, hardening, hostcheck, lifecycle, owned
+from launcher.engine.base import ContainerSummary
+from launcher.run import diskspace, hardening, hostcheck, lifecycle, owned
 from launcher.errors import UsageError
-from launcher.fault_errors import DiskError, NotEnoughSpace
+from launcher.errors import DiskError, NotEnoughSpace
 
 
 # ---- disk ------------------------------------------------------------------------------------------
@@ -54,40 +56,53 @@ def test_diagnose_blames_a_full_disk_only(tmp_path, monkeypatch):
 
 # ---- hardening -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, size", [("512m", 512 << 20), ("2g", 2 << 30), ("1048576", 1 << 20),
-                                        ("64MiB", 64 << 20), ("1.5g", 3 << 29)])
+                                        ("64k", 64 << 10), ("lots", None), ("0", None), ("1.5g", None)])
 def test_sizes(text, size):
-    assert hardening.parse_size("--memory", text) == size
+    assert hardening.size_bytes(text) == size
 
 
-@pytest.mark.parametrize("memory, cpus, shm, message", [
-    ("lots", None, None, "--memory 'lots': expected a size such as 512m or 2g"),
-    ("1m", None, None, "--memory '1m': expected at least 6m"),
-    (None, "0", None, "--cpus 0: expected a number from 0.01 to"),
-    (None, "nan", None, "--cpus nan: expected a number from 0.01 to"),
-    (None, "two", None, "--cpus 'two': expected a number"),
-    (None, str((os.cpu_count() or 1) + 1), None, "--cpus"),
-    (None, None, "-1", "--shm-size '-1': expected a size"),
+@pytest.mark.parametrize("check, value, why", [
+    (hardening.check_memory, "lots", "expected a size such as 8g or 512m"),
+    (hardening.check_memory, "1m", "docker needs at least 6m"),
+    (hardening.check_cpus, "0", "expected a number from 0.01 to"),
+    (hardening.check_cpus, "nan", "expected a number from 0.01 to"),
+    (hardening.check_cpus, "two", "expected a number of CPUs"),
+    (hardening.check_cpus, str((os.cpu_count() or 1) + 1), "expected a number from 0.01 to"),
+    (hardening.check_shm_size, "-1", "expected a size such as 16g or 512m"),
 ])
-def test_bad_limits_are_one_line_usage_errors(memory, cpus, shm, message):
-    with pytest.raises(UsageError) as info:
-        hardening.Limits.parse(memory, cpus, shm)
-    assert str(info.value).startswith(message) and info.value.exit_code == 2
+def test_bad_limits_say_why(check, value, why):
+    assert check(value).startswith(why)
 
 
-def test_hardening_renders_the_same_options_for_the_sdk_and_the_cli():
-    h = hardening.Hardening(limits=hardening.Limits.parse("256m", "1.5", "1g"))
-    sdk = h.sdk()
-    assert sdk["cap_drop"] == ["ALL"] and sdk["security_opt"] == ["no-new-privileges"]
+def test_good_limits_pass():
+    assert hardening.check_memory("40m") is None and hardening.check_cpus("0.5") is None
+    assert hardening.check_shm_size("16g") is None
+
+
+def test_the_hardened_container_renders_the_same_for_the_sdk_and_the_cli():
+    from launcher.engine.docker_engine import sdk_arguments
+    from launcher.run.container import ContainerSpec
+
+    h = hardening.Hardening()
+    spec = ContainerSpec(image="img", command=["--x"], user="1000:1000", cap_drop=list(h.cap_drop),
+                         security_opt=["seccomp=unconfined", *h.security_opt], read_only=h.read_only,
+                         tmpfs=dict(h.tmpfs), pids_limit=h.pids_limit, mem_limit="256m", cpus="1.5", shm_size="1g",
+                         name="mlperf-docker-r1", labels={owned.LABEL_RUN_ID: "r1"})
+    sdk = sdk_arguments(spec)
+    assert sdk["cap_drop"] == ["ALL"] and sdk["security_opt"] == ["seccomp=unconfined", "no-new-privileges"]
     assert sdk["read_only"] is True and "/tmp" in sdk["tmpfs"] and sdk["pids_limit"] == hardening.PIDS_LIMIT
-    assert sdk["mem_limit"] == 256 << 20 and sdk["nano_cpus"] == 1_500_000_000
-    assert h.limits.shm_size == 1 << 30 and "shm_size" not in sdk
-    cli = h.cli()
-    for flag, value in (("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges"),
-                        ("--pids-limit", str(hardening.PIDS_LIMIT)), ("--memory", str(256 << 20)),
-                        ("--cpus", "1.5")):
-        assert cli[cli.index(flag) + 1] == value
-    assert "--read-only" in cli and cli[cli.index("--tmpfs") + 1].startswith("/tmp:")
-    assert "--memory" not in hardening.Hardening().cli() and "mem_limit" not in hardening.Hardening().sdk()
+    assert sdk["mem_limit"] == sdk["memswap_limit"] == "256m" and sdk["nano_cpus"] == 1_500_000_000
+    assert sdk["shm_size"] == "1g" and sdk["auto_remove"] is True and sdk["name"] == "mlperf-docker-r1"
+    assert sdk["labels"] == {owned.LABEL_RUN_ID: "r1"}
+    argv = shlex.split(spec.to_cli())
+    assert argv[:3] == ["docker", "run", "--rm"]
+    for flag, value in (("--cap-drop", "ALL"), ("--pids-limit", str(hardening.PIDS_LIMIT)), ("--memory", "256m"),
+                        ("--memory-swap", "256m"), ("--cpus", "1.5"), ("--shm-size", "1g"),
+                        ("--name", "mlperf-docker-r1"), ("--label", f"{owned.LABEL_RUN_ID}=r1")):
+        assert argv[argv.index(flag) + 1] == value
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--security-opt"] == sdk["security_opt"]
+    assert "--read-only" in argv and argv[argv.index("--tmpfs") + 1] == "/tmp:" + sdk["tmpfs"]["/tmp"]
+    assert "--rm" not in ContainerSpec(image="img", command=[], auto_remove=False).to_cli()
 
 
 def test_the_container_never_runs_as_root(tmp_path, monkeypatch):
@@ -104,23 +119,23 @@ def test_the_container_never_runs_as_root(tmp_path, monkeypatch):
 
 
 def test_oom_message():
-    assert hardening.oom_message(hardening.Limits(memory=40 << 20)) == \
+    assert hardening.oom_message("40m") == \
         "the container was killed for running out of memory (--memory 40m)"
 
 
 # ---- owned containers ------------------------------------------------------------------------------
-class FakeApi:
+class FakeEngine:
+    """What the reaper uses of a ContainerEngine."""
+
     def __init__(self, containers):
-        self.api = self
-        self.listed = [{"Id": name * 2, "Names": ["/" + name], "Labels": labels} for name, labels in containers]
+        self.listed = [ContainerSummary(name * 2, name, labels) for name, labels in containers]
         self.removed = []
 
-    def containers(self, all=False, filters=None):
-        assert all and filters == {"label": owned.LABEL_RUN_ID}
+    def labelled_containers(self, label):
+        assert label == owned.LABEL_RUN_ID
         return self.listed
 
-    def remove_container(self, container_id, force=False):
-        assert force
+    def remove_container(self, container_id):
         self.removed.append(container_id[: len(container_id) // 2])
 
 
@@ -136,7 +151,7 @@ def test_reaper_removes_orphans_and_marks_their_runs(tmp_path):
     orphan = dict(owned.labels("r2", run_dir), **{owned.LABEL_PID: str(gone)})
     remote = dict(orphan, **{owned.LABEL_HOST: "elsewhere"})
     said = []
-    client = FakeApi([("mlperf-docker-r2", orphan), ("mlperf-docker-r1", mine), ("mlperf-docker-r3", remote)])
+    client = FakeEngine([("mlperf-docker-r2", orphan), ("mlperf-docker-r1", mine), ("mlperf-docker-r3", remote)])
     assert owned.reap(client, said.append) == ["mlperf-docker-r2"]
     assert client.removed == ["mlperf-docker-r2"]
     assert (run_dir / lifecycle.INCOMPLETE).read_text() == "launcher died\n"
@@ -182,13 +197,13 @@ def test_host_checks():
 
 
 def test_dataset_args_are_checked_against_the_harness_table():
-    hostcheck.dataset_args("imagenet", "layout=NHWC,cache_dir=/tmp/x")
+    hostcheck.dataset_args("resnet50", "layout=NHWC,cache_dir=/tmp/x")
     with pytest.raises(UsageError, match=r"unknown key 'vocab_file' for the imagenet dataset \(known: cache_dir, layout\)"):
-        hostcheck.dataset_args("imagenet", "vocab_file=v.txt")
+        hostcheck.dataset_args("resnet50", "vocab_file=v.txt")
     with pytest.raises(UsageError, match="expected key=value"):
-        hostcheck.dataset_args("squad", "vocab_file")
+        hostcheck.dataset_args("bert-99", "vocab_file")
     with pytest.raises(UsageError, match="given twice"):
-        hostcheck.dataset_args("squad", "cache_dir=a,cache_dir=b")
+        hostcheck.dataset_args("bert-99", "cache_dir=a,cache_dir=b")
 
 
 def test_model_binds_the_resolved_file_only(tmp_path):
@@ -208,7 +223,7 @@ def test_model_binds_the_resolved_file_only(tmp_path):
 
 # ---- child processes -------------------------------------------------------------------------------
 def test_index_urls_travel_in_the_environment():
-    from launcher import child
+    from launcher.build import child
 
     env = child.pip_environment("https://u:token@pypi.lab/simple", ["https://a/simple", ""], "/ca.pem", base={})
     assert env == {"PIP_INDEX_URL": "https://u:token@pypi.lab/simple", "PIP_EXTRA_INDEX_URL": "https://a/simple",
@@ -225,7 +240,7 @@ def test_a_child_dies_with_its_launcher(tmp_path):
     sleeper.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
     script = tmp_path / "launcher.py"
     script.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
-                      "from launcher.child import run_child\n"
+                      "from launcher.build.child import run_child\n"
                       f"run_child([sys.executable, {str(sleeper)!r}])\n")
     launcher = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.DEVNULL)
     for _ in range(100):

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from launcher import lifecycle as lc
-from launcher.fault_errors import RunInProgress
+from launcher.run import lifecycle as lc
+from launcher.errors import RunInProgress
 
 PERF = "Scenario : Offline\nSamples per second: 100\nResult is : VALID\n"
 
@@ -75,8 +75,8 @@ def test_unfinished_outputs_are_incomplete_with_the_reason(tmp_path, damage, rea
 def test_every_expected_test_folder_is_required(tmp_path):
     run_dir = fill(tmp_path / "run", scenarios=("Offline",), modes=("performance",))
     assert lc.verify_outputs(run_dir, ["Offline"], "performance") == []
-    assert lc.verify_outputs(run_dir, ["Offline", "Server"], "performance") == ["Server performance: no test folder"]
-    assert lc.verify_outputs(run_dir, ["Offline"], "both") == ["Offline accuracy: no test folder"]
+    assert lc.verify_outputs(run_dir, ["Offline", "Server"], "performance") == ["Server performance: no test folder with a summary"]
+    assert lc.verify_outputs(run_dir, ["Offline"], "both") == ["Offline accuracy: no test folder with a summary"]
 
 
 def test_previous_run_reads_only_complete_runs(tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from launcher.render import ROOT
+from launcher.spec.render import ROOT
 
 
 @pytest.mark.parametrize("args, message", [
@@ -17,11 +17,11 @@ from launcher.render import ROOT
     (["--timeout", "nan"], "error: --timeout nan: expected a finite number of seconds > 0"),
     (["--hw_name", ".."], "error: --hw_name '..': expected a plain name"),
     (["--dataset_args", "vocab_file=v.txt"], "error: --dataset_args: unknown key 'vocab_file' for the imagenet dataset"),
-    (["--memory", "lots"], "error: --memory 'lots': expected a size such as 512m or 2g"),
-    (["--memory", "1m"], "error: --memory '1m': expected at least 6m"),
-    (["--cpus", "0"], "error: --cpus 0: expected a number from 0.01 to"),
+    (["--memory", "lots"], "error: --memory 'lots': expected a size such as 8g or 512m"),
+    (["--memory", "1m"], "error: --memory '1m': docker needs at least 6m"),
+    (["--cpus", "0"], "error: --cpus '0': expected a number from 0.01 to"),
     (["--shm-size", "big"], "error: --shm-size 'big': expected a size"),
-    (["--user", "0:0"], "error: --user 0:0: the benchmark container never runs as root"),
+    (["--user", "0:0"], "error: --user '0:0': the benchmark container never runs as root"),
     (["--model", "{tmp}/missing.onnx"], "error: --model {tmp}/missing.onnx: no such file"),
     (["--dataset_path", "{tmp}/missing"], "error: --dataset_path {tmp}/missing: no such folder"),
 ])

@@ -18,22 +18,21 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .diskspace import write_guard
-from .fault_errors import RunInProgress
+from mlperf_harness.contract import ACCURACY_LOG, ACCURACY_TXT, DETAIL, SUMMARY, find_test_dirs, read_summary
+
+from launcher.errors import RunInProgress
+from launcher.run.diskspace import write_guard
 
 RUN_RECORD = "run.json"
 INCOMPLETE = "INCOMPLETE"
 COMPLETE = "COMPLETE"
 FORMAT = 1
-
-_RESULT = re.compile(r"^Result is\s*:\s*\S+", re.M)
 
 
 # ---- what the harness must have left -------------------------------------------------------------
@@ -42,42 +41,38 @@ def expected_tests(scenarios: Iterable[str], mode: str) -> list[tuple[str, str]]
     return [(scenario, m) for scenario in scenarios for m in modes]
 
 
-def _test_folder(run_dir: Path, scenario: str, mode: str) -> Path | None:
-    tail = ("performance", "run_1") if mode == "performance" else ("accuracy",)
-    found = sorted(p for p in run_dir.glob("/".join(("*", "*", scenario, *tail))) if p.is_dir())
-    return found[0] if len(found) == 1 else None
-
-
 def _nonempty(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
 def verify_outputs(run_dir: Path, scenarios: Iterable[str], mode: str) -> list[str]:
-    """What is missing or broken in the harness's results tree; [] when every test finished."""
+    """What is missing or broken in the harness's results tree (the contract's layout); [] when every
+    test finished."""
+    found: dict[tuple[str, str], list[Path]] = {}
+    for test in find_test_dirs(run_dir):
+        found.setdefault((test.scenario, test.mode), []).append(test.path)
     problems = []
     for scenario, test in expected_tests(scenarios, mode):
-        folder = _test_folder(run_dir, scenario, test)
         name = f"{scenario} {test}"
-        if folder is None:
-            problems.append(f"{name}: no test folder")
+        folders = found.get((scenario, test), [])
+        if len(folders) != 1:
+            problems.append(f"{name}: {'no test folder with a summary' if not folders else 'several test folders'}")
             continue
-        summary, detail = folder / "mlperf_log_summary.txt", folder / "mlperf_log_detail.txt"
-        if not _nonempty(detail):
-            problems.append(f"{name}: {detail.name} missing or empty")
+        folder = folders[0]
+        if not _nonempty(folder / DETAIL):
+            problems.append(f"{name}: {DETAIL} missing or empty")
         if test == "performance":
-            text = summary.read_text(errors="replace") if summary.is_file() else ""
-            if not _RESULT.search(text):
-                problems.append(f"{name}: {summary.name} has no 'Result is' line")
+            if read_summary(folder / SUMMARY).validity is None:
+                problems.append(f"{name}: {SUMMARY} has no 'Result is' line")
             continue
-        if not _nonempty(summary):
-            problems.append(f"{name}: {summary.name} missing or empty")
-        if not _nonempty(folder / "accuracy.txt"):
-            problems.append(f"{name}: accuracy.txt missing or empty")
-        log = folder / "mlperf_log_accuracy.json"
+        if not _nonempty(folder / SUMMARY):
+            problems.append(f"{name}: {SUMMARY} empty")
+        if not _nonempty(folder / ACCURACY_TXT):
+            problems.append(f"{name}: {ACCURACY_TXT} missing or empty")
         try:
-            json.loads(log.read_text())
+            json.loads((folder / ACCURACY_LOG).read_text())
         except (OSError, ValueError):
-            problems.append(f"{name}: {log.name} missing or not JSON")
+            problems.append(f"{name}: {ACCURACY_LOG} missing or not JSON")
     return problems
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .lifecycle import is_complete, is_run_folder, mark_incomplete
+from launcher.run.lifecycle import is_complete, is_run_folder, mark_incomplete
 
 PREFIX = "mlperf-docker-"
 LABEL_RUN_ID = "io.mlperf-docker.run-id"
@@ -72,28 +72,23 @@ def launcher_alive(container_labels: dict[str, str]) -> bool:
     return not started or process_started(pid) in ("", started)
 
 
-def reap(client, say: Callable[[str], None]) -> list[str]:
-    """Remove the containers of runs whose launcher died; mark their folders. Returns their names."""
+def reap(engine, say: Callable[[str], None]) -> list[str]:
+    """Remove the containers of runs whose launcher died (a ContainerEngine's labelled_containers and
+    remove_container); mark their run folders incomplete. Returns their names."""
     reaped = []
-    try:  # the low-level list: the models' list() inspects each one and trips over auto-removals
-        found = client.api.containers(all=True, filters={"label": LABEL_RUN_ID})
-    except Exception:  # the engine's trouble is reported by the run itself
-        return reaped
-    for container in found:
-        container_labels = container.get("Labels") or {}
-        name = (container.get("Names") or [container["Id"][:12]])[0].lstrip("/")
-        if launcher_alive(container_labels):
+    for container in engine.labelled_containers(LABEL_RUN_ID):
+        if launcher_alive(container.labels):
             continue
         try:
-            client.api.remove_container(container["Id"], force=True)
-        except Exception as exc:
-            if "No such container" not in str(exc) and "404" not in str(exc):
-                continue
-        reaped.append(name)
-        output = container_labels.get(LABEL_OUTPUT)
+            engine.remove_container(container.id)
+        except Exception:  # the engine's trouble: the next run start tries again
+            continue
+        reaped.append(container.name)
+        output = container.labels.get(LABEL_OUTPUT)
         if output and is_run_folder(Path(output)) and not is_complete(Path(output)):
             mark_incomplete(Path(output), "launcher died")
-        say(f"removed the container {name} of a run whose launcher died" + (f" ({output} is incomplete)" if output else ""))
+        say(f"removed the container {container.name} of a run whose launcher died"
+            + (f" ({output} is incomplete)" if output else ""))
     return reaped
 
 

@@ -15,7 +15,7 @@ import signal
 import subprocess
 from typing import Iterable
 
-from .owned import signals_as_interrupts
+from launcher.run.owned import signals_as_interrupts
 
 _PR_SET_PDEATHSIG = 1
 

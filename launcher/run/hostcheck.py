@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from launcher.errors import UsageError
 
 # The harness's rule for a results-tree name (mlperf_harness.results.check_name).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
@@ -34,6 +34,11 @@ def timeout(value: float | None) -> float | None:
     return value
 
 
+def hw_name_ok(name: str) -> bool:
+    """--hw_name, once spaces and the like become _, is one plain path component (the harness's rule)."""
+    return bool(_SAFE_NAME.match(_UNSAFE.sub("_", name)))
+
+
 def hw_name(name: str | None) -> str:
     """The system-name prefix as the results tree will carry it (spaces etc. become _), checked."""
     raw = name or socket.gethostname() or "default"
@@ -44,13 +49,20 @@ def hw_name(name: str | None) -> str:
     return cleaned
 
 
-def dataset_args(dataset: str | None, text: str | None, known: dict[str, dict] | None = None) -> None:
-    """--dataset_args keys must be ones the model's dataset takes (the harness's DATASET_ARGS)."""
+def dataset_args(model: str, text: str | None, known: dict[str, tuple] | None = None,
+                 dataset: str | None = None) -> None:
+    """--dataset_args keys must be ones the model's dataset takes (the harness's model folder declares them)."""
     if not text:
         return
     if known is None:
-        from mlperf_harness.datasets import DATASET_ARGS as known  # the harness's own table
-    options = known.get(dataset or "", {})
+        from mlperf_harness.errors import HarnessError
+        from mlperf_harness.models import get_model
+
+        try:
+            info = get_model(model)
+        except HarnessError:  # a model the harness does not know: it says so itself
+            return
+        known, dataset = info.code.dataset_args, info.dataset
     seen = set()
     for item in text.split(","):
         if not item.strip():
@@ -58,9 +70,9 @@ def dataset_args(dataset: str | None, text: str | None, known: dict[str, dict] |
         key, sep, value = (part.strip() for part in item.partition("="))
         if not sep or not key:
             raise UsageError(f"--dataset_args {text!r}: expected key=value[,key=value]")
-        if key not in options:
-            raise UsageError(f"--dataset_args: unknown key {key!r} for the {dataset} dataset "
-                             f"(known: {', '.join(sorted(options)) or 'none'})")
+        if key not in known:
+            raise UsageError(f"--dataset_args: unknown key {key!r} for the {dataset or model} dataset "
+                             f"(known: {', '.join(sorted(known)) or 'none'})")
         if key in seen:
             raise UsageError(f"--dataset_args: {key} given twice")
         if not value:

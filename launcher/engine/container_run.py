@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
-LineSink = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int
-    oom_killed: bool = False
-    timed_out: bool = False
+from launcher.engine.base import LineSink, RunOutcome
 
 
 def _quietly(action: Callable[[], object]) -> None:
@@ -57,7 +49,7 @@ def oom_killed(client, container_id: str, since: float) -> bool:
 
 
 def run_container(client, kwargs: dict, on_line: LineSink, timeout: float | None = None,
-                  stop_timeout: int = 5) -> Outcome:
+                  stop_timeout: int = 5) -> RunOutcome:
     """Create (from SDK kwargs), attach, start, stream, wait. Always removes the container; a
     KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP raised as one) stops it first, then propagates."""
     import docker
@@ -95,7 +87,7 @@ def run_container(client, kwargs: dict, on_line: LineSink, timeout: float | None
         while waiter.is_alive():
             waiter.join(0.2)  # short joins: a signal handler still runs promptly
         status = int(result.get("StatusCode", 1)) if "error" not in result else 1
-        return Outcome(status=status, oom_killed=status != 0 and oom_killed(client, container.id, started_at),
+        return RunOutcome(status=status, oom_killed=status != 0 and oom_killed(client, container.id, started_at),
                        timed_out=expired.is_set())
     except KeyboardInterrupt:
         _quietly(lambda: container.stop(timeout=stop_timeout))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .fault_errors import DiskError, NotEnoughSpace
+from launcher.errors import DiskError, NotEnoughSpace
 
 PER_TEST = 4 << 20  # summary, detail log, user.conf, measurements.json: a few KB each, with headroom
 DEFAULT_SAMPLES = 1024  # when --count is not given and the dataset size is not known here
