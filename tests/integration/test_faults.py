@@ -212,7 +212,7 @@ def test_live_container_is_hardened_and_binds_only_the_model_file(built_image, d
         assert info["Name"] == "/" + owned.container_name(labels[owned.LABEL_RUN_ID])
         # the --dry-run line carries the same options
         for option in ("--rm", "--cap-drop ALL", "--security-opt no-new-privileges", "--read-only",
-                       f"--memory {512 << 20}", "--cpus 1", f"--shm-size {128 << 20}",
+                       "--memory 512m", "--memory-swap 512m", "--cpus 1", "--shm-size 128m", "--pids-limit ",
                        f"source={home / 'model.onnx'},target=/opt/mlperf/custom-model/link.onnx,readonly"):
             assert option in dry.stdout, (option, dry.stdout)
     finally:
