@@ -99,8 +99,8 @@ class DockerEngine(ContainerEngine):
     def labelled_containers(self, label: str) -> list[ContainerSummary]:
         # The low-level list: the models' list() inspects each one and trips over auto-removals.
         found = self.client.api.containers(all=True, filters={"label": label})
-        return [ContainerSummary(c["Id"], (c.get("Names") or ["/" + c["Id"][:12]])[0].lstrip("/"), c.get("Labels") or {})
-                for c in found]
+        return [ContainerSummary(c["Id"], (c.get("Names") or ["/" + c["Id"][:12]])[0].lstrip("/"),
+                                 c.get("Labels") or {}) for c in found]
 
     def remove_image(self, tag: str) -> None:
         import docker

@@ -6,9 +6,7 @@ binds the resolved file itself, read-only, never its folder.
 
 from __future__ import annotations
 
-import math
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,34 +17,9 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def output_dir(text: str | Path) -> Path:
-    """--output_dir: a non-empty path (an empty one would mean the current folder)."""
-    if not str(text).strip():
-        raise UsageError("--output_dir '': expected a folder (a new folder per run is made inside)")
-    return Path(text)
-
-
-def timeout(value: float | None) -> float | None:
-    if value is None:
-        return None
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"--timeout {value}: expected a finite number of seconds > 0")
-    return value
-
-
 def hw_name_ok(name: str) -> bool:
     """--hw_name, once spaces and the like become _, is one plain path component (the harness's rule)."""
     return bool(_SAFE_NAME.match(_UNSAFE.sub("_", name)))
-
-
-def hw_name(name: str | None) -> str:
-    """The system-name prefix as the results tree will carry it (spaces etc. become _), checked."""
-    raw = name or socket.gethostname() or "default"
-    cleaned = _UNSAFE.sub("_", raw)
-    if not _SAFE_NAME.match(cleaned):
-        raise UsageError(f"--hw_name {name!r}: expected a plain name (letters, digits, . _ + -, "
-                         f"not starting with . or -)")
-    return cleaned
 
 
 def dataset_args(model: str, text: str | None, known: dict[str, tuple] | None = None,

@@ -44,7 +44,9 @@ def _timeout(value: float) -> str | None:
 
 
 def _hw_name(value: str) -> str | None:
-    return None if not value or hw_name_ok(value) else "expected a plain name (letters, digits, . _ + -, not starting with . or -)"
+    if not value or hw_name_ok(value):
+        return None
+    return "expected a plain name (letters, digits, . _ + -, not starting with . or -)"
 
 
 def _file(value: Path) -> str | None:

@@ -184,16 +184,15 @@ def test_sigterm_and_sighup_act_like_ctrl_c_and_mark_the_run(tmp_path, signum):
 
 # ---- host-side checks ------------------------------------------------------------------------------
 def test_host_checks():
-    with pytest.raises(UsageError, match=r"^--output_dir '': expected a folder"):
-        hostcheck.output_dir("")
+    from launcher.run.options import _hw_name, _output_dir, _timeout
+
+    assert _output_dir("").startswith("expected a folder") and _output_dir(" ") and _output_dir("out") is None
     for bad in (-5.0, 0.0, math.nan, math.inf):
-        with pytest.raises(UsageError, match="--timeout .*: expected a finite number of seconds > 0"):
-            hostcheck.timeout(bad)
-    assert hostcheck.timeout(1.5) == 1.5
-    assert hostcheck.hw_name("ci box") == "ci_box"
+        assert _timeout(bad) == "expected a finite number of seconds > 0"
+    assert _timeout(1.5) is None
+    assert _hw_name("ci box") is None and _hw_name("") is None  # '' means the host name, as before
     for bad in ("..", ".hidden", "-x", "../etc"):
-        with pytest.raises(UsageError, match="--hw_name .*: expected a plain name"):
-            hostcheck.hw_name(bad)
+        assert _hw_name(bad).startswith("expected a plain name")
 
 
 def test_dataset_args_are_checked_against_the_harness_table():
@@ -218,7 +217,6 @@ def test_model_binds_the_resolved_file_only(tmp_path):
         hostcheck.model_file(tmp_path / "missing.onnx", "/m")
     with pytest.raises(UsageError, match="not a file"):
         hostcheck.model_file(tmp_path / "real", "/m")
-    assert hostcheck.existing_path("--dataset_path", Path(tmp_path), folder=True) == tmp_path.resolve()
 
 
 # ---- child processes -------------------------------------------------------------------------------
