@@ -256,3 +256,18 @@ def test_a_child_dies_with_its_launcher(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail("the pip child outlived the launcher's SIGTERM")
+
+
+def test_an_interrupt_outside_a_run_is_one_line_with_the_signals_status(capsys):
+    import typer
+
+    from launcher.cli.common import handled
+
+    @handled
+    def command():
+        raise owned.Terminated(signal.SIGTERM)
+
+    with pytest.raises(typer.Exit) as info:
+        command()
+    assert info.value.exit_code == 143
+    assert capsys.readouterr().err.strip() == "error: interrupted (SIGTERM); nothing already written was removed"
