@@ -15,8 +15,8 @@ from mlperf_harness.contract import (CUSTOM_MODEL_DIR, DATASET_DIR, MODEL_DIR, R
                                      BenchmarkSettings)
 
 from launcher.errors import UsageError
-from launcher.run.container import ContainerSpec, Mount
 from launcher.run import hostcheck, owned
+from launcher.run.container import ContainerSpec, Mount
 from launcher.run.devices import Passthrough, passthrough
 from launcher.run.hardening import Hardening, container_user
 from launcher.run.options import RunOptions, validate
