@@ -215,7 +215,8 @@ def host_fields() -> dict:
     import psutil
 
     cpu = cpuinfo.get_cpu_info()
-    caches = [f"{name} {_kib(cpu[key])}" for name, key in (("L1d", "l1_data_cache_size"), ("L2", "l2_cache_size"),
+    caches = [f"{name} {_kib(cpu[key])}"
+              for name, key in (("L1d", "l1_data_cache_size"), ("L2", "l2_cache_size"),
                                 ("L3", "l3_cache_size"))
               if isinstance(cpu.get(key), int) and cpu.get(key)]
     sockets = _sockets()
