@@ -57,30 +57,17 @@ def checker_dir(cache: Path, source: CheckerSource) -> Path:
     return Path(cache) / "tools" / f"submission-checker-{source.commit[:12]}"
 
 
-def _lock_key(source: CheckerSource) -> str:
-    return f"submission_checker:{source.url}"
+def _artifact(source: CheckerSource):
+    """The archive as a lock-file entry (images.lock.yaml, keyed by URL like the models)."""
+    from ..spec import Artifact
+
+    return Artifact.model_construct(name=f"inference-{source.commit[:12]}.tar.gz", url=source.url,
+                                    sha256=source.sha256, md5=None, size=None)
 
 
-def _recorded(lock_file: Path, source: CheckerSource) -> str | None:
-    try:
-        data = yaml.safe_load(lock_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    entry = data.get(_lock_key(source)) if isinstance(data, dict) else None
-    return entry.get("sha256") if isinstance(entry, dict) else None
-
-
-def _record(lock_file: Path, source: CheckerSource, digest: str) -> None:
-    try:
-        data = yaml.safe_load(lock_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        data = {}
-    data[_lock_key(source)] = {"sha256": digest}
-    lock_file.write_text(yaml.safe_dump(data, sort_keys=True), encoding="utf-8")
-
-
-def fetch(source: CheckerSource, cache: Path, lock_file: Path, downloader, say=print) -> Path:
-    """Download, verify and unpack the checker; returns its unpacked folder (cached)."""
+def fetch(source: CheckerSource, cache: Path, lock, downloader, say=print) -> Path:
+    """Download, verify and unpack the checker; returns its unpacked folder (cached).
+    ``lock``: the LockFile beside images.yaml; ``downloader``: launcher.fetch.Downloader."""
     target = checker_dir(cache, source)
     if (target / source.module / "main.py").is_file():
         say(f"submission checker {source.commit[:12]} is in the cache ({target})")
@@ -91,17 +78,22 @@ def fetch(source: CheckerSource, cache: Path, lock_file: Path, downloader, say=p
     if not archive.exists():
         downloader.download(source.url, partial, "submission checker", log=say)
         os.replace(partial, archive)
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    expected = source.sha256 or _recorded(lock_file, source)
+    data = archive.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    artifact = _artifact(source)
+    entry = lock.entry(artifact) or {}
+    expected = source.sha256 or entry.get("sha256")
     if expected and digest != expected:
         archive.unlink()
+        where = "images.yaml" if source.sha256 else str(lock.path)
         raise FetchError(f"submission checker: {source.url} has sha256 {digest}, expected "
-                         f"{expected}; the file was deleted")
-    if not expected:
-        _record(lock_file, source, digest)
-        say(f"submission checker: images.yaml declares no sha256; recorded {digest} in "
-            f"{lock_file} (later fetches must match it)")
+                         f"{expected} ({where}); the file was deleted")
     _unpack(archive, target, source)
+    if not entry:
+        lock.record(artifact, hashlib.md5(data, usedforsecurity=False).hexdigest(), digest, len(data))
+        if not source.sha256:
+            say(f"submission checker: images.yaml declares no sha256; recorded {digest} in "
+                f"{lock.path} (later fetches must match it)")
     say(f"submission checker {source.commit[:12]}: {target}")
     return target
 
