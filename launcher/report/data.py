@@ -11,8 +11,8 @@ from pathlib import Path
 from mlperf_harness.contract import ACCURACY_TXT, DETAIL, SUMMARY, detail_values, read_accuracy
 from mlperf_harness.contract import read_summary
 
-from ..submission.generate import image_parts
-from ..submission.runs import RunFolder, load_runs
+from launcher.submission.generate import image_parts
+from launcher.submission.runs import RunFolder, load_runs
 
 PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
 THROUGHPUT = ("Offline", "Server")
@@ -23,7 +23,7 @@ def _targets(spec_path: Path | None) -> dict[str, float]:
     """model -> accuracy target (the first '>= N' of images.yaml's accuracy_target text)."""
     import yaml
 
-    from ..submission.generate import REPO
+    from launcher.submission.generate import REPO
 
     path = spec_path or REPO / "images.yaml"
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from launcher import console
@@ -63,9 +64,13 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
     if options.standin and plan.user_dataset is None:
         session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
     run_dir = new_run_dir(options.output_dir, plan.label)
+    image = session.engine.image_info(plan.image)
     (run_dir / RUN_RECORD).write_text(json.dumps({
         "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,
         "scenarios": list(options.scenarios), "mode": options.mode,
+        # What a submission's README quotes: the command, the image it ran and the harness argv.
+        "command": ["mlperf-docker", *sys.argv[1:]], "image_id": image.id if image else None,
+        "harness_command": ["python", "-m", "mlperf_harness", *plan.argv],
     }, indent=1) + "\n")
     uid, _, gid = plan.user.partition(":")
     if os.geteuid() == 0 and uid != str(os.getuid()):

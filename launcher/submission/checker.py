@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import EngineError, FetchError, UsageError
+from launcher.errors import EngineError, FetchError, UsageError
 
 
 class CheckerSource(BaseModel):
@@ -59,7 +59,7 @@ def checker_dir(cache: Path, source: CheckerSource) -> Path:
 
 def _artifact(source: CheckerSource):
     """The archive as a lock-file entry (images.lock.yaml, keyed by URL like the models)."""
-    from ..spec import Artifact
+    from launcher.spec.model import Artifact
 
     return Artifact.model_construct(name=f"inference-{source.commit[:12]}.tar.gz", url=source.url,
                                     sha256=source.sha256, md5=None, size=None)
@@ -254,13 +254,18 @@ def parse_output(text: str, tree_root: str = "/submission") -> CheckReport:
     return report
 
 
-def check(tree: Path, tag: str, version: str, docker: str = "docker",
-          echo=None) -> tuple[CheckReport, str]:
-    """Run the checker image on ``tree`` (a folder holding closed/ or open/)."""
+def require_tree(tree: Path) -> None:
     tree = Path(tree)
     if not tree.is_dir() or not any((tree / d).is_dir() for d in ("closed", "open", "network")):
         raise UsageError(f"{tree}: not a submission tree (expected closed/, open/ or network/ "
                          "inside; give the folder `submission generate --output` wrote)")
+
+
+def check(tree: Path, tag: str, version: str, docker: str = "docker",
+          echo=None) -> tuple[CheckReport, str]:
+    """Run the checker image on ``tree`` (a folder holding closed/ or open/)."""
+    tree = Path(tree)
+    require_tree(tree)
     proc = subprocess.run(run_command(tag, tree, version, docker=docker), capture_output=True,
                           text=True, errors="replace")
     output = (proc.stdout or "") + (proc.stderr or "")

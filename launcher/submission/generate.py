@@ -26,10 +26,10 @@ import mlperf_harness
 from mlperf_harness.contract import (ACCURACY_LOG, ACCURACY_TXT, DETAIL, MEASUREMENTS, SUMMARY,
                                      USER_CONF, read_accuracy, read_summary)
 
-from ..errors import UsageError
-from . import system as system_mod
-from .runs import RunFolder, ScenarioResult, load_runs
-from .truncate import truncated_copy
+from launcher.errors import UsageError
+from launcher.submission import system as system_mod
+from launcher.submission.runs import RunFolder, ScenarioResult, load_runs
+from launcher.submission.truncate import truncated_copy
 
 REPO = Path(__file__).resolve().parents[2]
 _PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")

@@ -15,7 +15,7 @@ from pathlib import Path
 from mlperf_harness.contract import (ACCURACY_LOG, ACCURACY_TXT, DETAIL, MEASUREMENTS, SUMMARY,
                                      USER_CONF, detail_values)
 
-from ..errors import UsageError
+from launcher.errors import UsageError
 
 RUN_RECORD = "run.json"
 INCOMPLETE = "INCOMPLETE"
@@ -71,7 +71,7 @@ class RunFolder:
 def _complete(path: Path) -> bool:
     """The lifecycle's verdict where the launcher has one; else no INCOMPLETE marker."""
     try:
-        from ..run import is_complete  # the run lifecycle (launcher/run/), when present
+        from launcher.run import is_complete  # the run lifecycle (launcher/run/), when present
     except ImportError:
         return not (path / INCOMPLETE).exists()
     return bool(is_complete(path))

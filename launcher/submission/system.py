@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import UsageError
+from launcher.errors import UsageError
 
 # The checker's required fields (tools/submission/submission_checker constants, v6.1) ...
 REQUIRED_FIELDS = (

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checker_standin import COMMIT, archive_bytes  # noqa: E402
 
 from launcher.errors import FetchError, UsageError  # noqa: E402
-from launcher.fetch import Downloader  # noqa: E402
-from launcher.lockfile import LockFile  # noqa: E402
+from launcher.airgap.download import Downloader  # noqa: E402
+from launcher.airgap.lockfile import LockFile  # noqa: E402
 from launcher.submission import checker  # noqa: E402
 
 
@@ -91,7 +91,7 @@ def test_fetch_refuses_a_non_checker_archive(served, tmp_path, monkeypatch):
 
 
 def test_images_yaml_pins_the_checker():
-    from launcher.spec import DEFAULT_SPEC
+    from launcher.spec.model import DEFAULT_SPEC
 
     source = checker.load_source(DEFAULT_SPEC)
     assert source.version == "v6.1" and len(source.commit) == 40 and source.commit in source.url

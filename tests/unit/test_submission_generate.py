@@ -187,7 +187,7 @@ def test_host_fields_from_this_machine():
 
 
 def test_cli_one_line_exit_2(tmp_path, yaml_file):
-    from launcher.submission.cli import submission_app
+    from launcher.cli.submission import submission_app
 
     app = typer.Typer()
     app.add_typer(submission_app, name="submission")
