@@ -69,12 +69,17 @@ class RunFolder:
 
 
 def _complete(path: Path) -> bool:
-    """The lifecycle's verdict where the launcher has one; else no INCOMPLETE marker."""
-    try:
-        from launcher.run import is_complete  # the run lifecycle (launcher/run/), when present
-    except ImportError:
-        return not (path / INCOMPLETE).exists()
-    return bool(is_complete(path))
+    """The run lifecycle's verdict (launcher/run/: ``is_complete``) where the launcher has one;
+    until then: no INCOMPLETE marker (run.json is checked by the caller)."""
+    import importlib
+
+    for module in ("launcher.run.lifecycle", "launcher.run"):
+        try:
+            is_complete = getattr(importlib.import_module(module), "is_complete")
+        except (ImportError, AttributeError):
+            continue
+        return bool(is_complete(path))
+    return not (path / INCOMPLETE).exists()
 
 
 def load_run(path: Path, need_accuracy: bool = True) -> RunFolder:
