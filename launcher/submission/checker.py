@@ -220,6 +220,7 @@ class CheckReport:
 def parse_output(text: str, tree_root: str = "/submission") -> CheckReport:
     """The checker's log lines -> per-result verdicts with its own ERROR messages."""
     report = CheckReport()
+    current = None  # the result the checker is working on (its last line naming one)
     for raw in text.splitlines():
         match = _LINE.match(raw.strip())
         if not match:
@@ -232,6 +233,10 @@ def parse_output(text: str, tree_root: str = "/submission") -> CheckReport:
             continue
         where = _RESULT.search(message)
         key = "/".join(where.groups()) if where else None
+        if key:
+            current = key
+        elif level in ("ERROR", "CRITICAL") and current and not message.startswith("SUMMARY"):
+            key = current  # e.g. "Early stopping condition was not met": no path in the message
         if key and not message.startswith(("Results ", "NoResults ")):
             message = re.sub(r"\S*results/" + re.escape(key) + "/?", "", message).strip()
         if message.startswith("Results ") and key:

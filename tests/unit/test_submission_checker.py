@@ -127,6 +127,7 @@ INFO:main:starting
 [2026-11-29 21:15:53,731 base.py:37 WARNING] Execution of check endpoints_model_check skipped for /submission/closed/Org/results/sys1/resnet50/Offline/performance/run_1/mlperf_log_detail.txt.
 [2026-11-29 21:15:53,746 base.py:58 ERROR] Some performance checks Checks failed for: /submission/closed/Org/results/sys1/resnet50/Offline/performance/run_1/mlperf_log_detail.txt
 [2026-11-29 21:15:53,748 compliance_check.py:476 ERROR] Compliance test performance check in /submission/closed/Org/results/sys1/resnet50/Offline/TEST01 failed
+[2026-11-29 21:15:53,749 performance_check.py:250 ERROR] Early stopping condition was not met, msg= * Only processed 500 queries.
 [2026-11-29 21:15:53,790 main.py:230 INFO] Results /submission/closed/Org/results/sys1/resnet50/SingleStream/performance/run_1/mlperf_log_detail.txt 0.44
 [2026-11-29 21:15:53,795 main.py:236 ERROR] NoResults /submission/closed/Org/results/sys1/resnet50/Offline/performance/run_1/mlperf_log_detail.txt
 [2026-11-29 21:15:53,796 main.py:361 ERROR] SUMMARY: submission has errors
@@ -142,7 +143,9 @@ def test_parse_output_per_result():
         "performance/run_1/mlperf_log_detail.txt Test duration less than 600s in user config. "
         "expected=600000, found=0",
         "warning: accuracy/mlperf_log_detail.txt accuracy not met: expected=75.695400, found=75.000",
-        "Compliance test performance check in TEST01 failed"]
+        "Compliance test performance check in TEST01 failed",
+        "Early stopping condition was not met, msg= * Only processed 500 queries."]
+    assert not report.other_errors
     assert report.summary == "SUMMARY: submission has errors" and not report.ok
     lines = report.lines()
     assert lines[0] == "INVALID  sys1/resnet50/Offline" and lines[-1] == report.summary
