@@ -9,6 +9,7 @@ and checksummed. Anything else leaves it incomplete, with one error line and its
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from launcher import console
@@ -60,10 +61,14 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
         with diskspace.write_guard(options.output_dir):
             run_dir = new_run_dir(options.output_dir, plan.label)
         lock.record(run_dir)
+        image = session.engine.image_info(plan.image)
         with diskspace.write_guard(run_dir):
             atomic_write(run_dir / RUN_RECORD, json.dumps({
                 "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,
                 "scenarios": list(options.scenarios), "mode": options.mode,
+                # What a submission's README quotes: the command, the image it ran and the harness argv.
+                "command": ["mlperf-docker", *sys.argv[1:]], "image_id": image.id if image else None,
+                "harness_command": ["python", "-m", "mlperf_harness", *plan.argv],
             }, indent=1) + "\n")
             prepare_run_dir(run_dir, plan.user)
         session.say(f"results: {run_dir}")

@@ -104,6 +104,19 @@ def user_dataset(spec: Spec, variation: Variation, options: RunOptions) -> Path 
     return folder
 
 
+def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) -> None:
+    """--compliance: only the audit tests MLPerf defines for the model (the harness checks it too)."""
+    from mlperf_harness.compliance import check_tests
+    from mlperf_harness.contract import parse_compliance
+    from mlperf_harness.errors import HarnessError
+
+    try:
+        check_tests(parse_compliance(options.benchmark.compliance), variation.model,
+                    spec.models[variation.model].loadgen_key)
+    except HarnessError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev")) -> RunPlan:
     """Check everything that can be checked without the engine, once, and decide the run."""
     spec = session.spec
@@ -115,6 +128,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         flag = "--imagenet_path" if spec.models[variation.model].dataset == "imagenet" else "--dataset_path"
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
                          f"give your copy with {flag} DIR")
+    _check_audit_tests(spec, variation, options)
     backend = spec.backend(variation.model, variation.framework)
     mounts = []
     if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR)) is not None:
