@@ -35,6 +35,9 @@ PRECISIONS = ("fp32", "float16", "bfloat16", "int8")  # images.yaml's precision 
 BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite")
 BACKEND_ALIASES = {"tensorflow": "tf"}
 QPS_SCENARIOS = ("Offline", "Server")
+# MLPerf's audit (compliance) tests the harness knows: TEST01 accuracy in performance mode,
+# TEST04 repeated samples (no caching), TEST06 LLM output consistency.
+COMPLIANCE_TESTS = ("TEST01", "TEST04", "TEST06")
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream", "Server")  # Server: the latency bound
 DEFAULT_TEST_QUERY_COUNT = 500
 POSITIVE = math.ulp(0.0)  # the smallest positive float: a float minimum meaning "> 0"
@@ -159,6 +162,9 @@ SETTINGS: Tuple[Setting, ...] = (
             choices=RUN_STYLES),
     Setting("dataset_args", str, "options for the dataset (key=value,...)",
             aliases=("--dataset-args",), metavar="KEY=VALUE,..."),
+    Setting("compliance", str, "MLPerf audit tests to run after each scenario's accuracy and "
+            "performance runs, then verify against them: TEST01,TEST04 (TEST01 needs --mode "
+            "both, TEST04 a performance run)", metavar="TEST01,TEST04"),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -206,6 +212,22 @@ def parse_key_values(text: Optional[str], flag: str = "--dataset_args") -> List[
     return pairs
 
 
+def parse_compliance(text: Optional[str]) -> List[str]:
+    """'TEST01,test04' -> ['TEST01', 'TEST04'] (ordered, checked); None or '' -> []."""
+    tests: List[str] = []
+    for part in (text or "").split(","):
+        name = part.strip().upper()
+        if not name:
+            continue
+        if name not in COMPLIANCE_TESTS:
+            raise SettingsError(f"--compliance {part.strip()!r}: expected "
+                                f"{', '.join(COMPLIANCE_TESTS)}")
+        if name in tests:
+            raise SettingsError(f"--compliance: {name} given twice")
+        tests.append(name)
+    return tests
+
+
 def _shown(value) -> str:
     return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) \
         else str(value)
@@ -235,6 +257,7 @@ class BenchmarkSettings:
     multistream_target_latency: Optional[float] = None  # ms
     run_style: Optional[str] = None
     dataset_args: Optional[str] = None  # k=v,...
+    compliance: Optional[str] = None  # TEST01,TEST04
 
     def get(self, name: str):
         """The value of setting ``name``, or its default when unset."""
@@ -316,6 +339,15 @@ class BenchmarkSettings:
                                 "contradicts --run_style valid (a valid run uses MLPerf's "
                                 "query counts)")
         parse_key_values(self.dataset_args)
+        tests = parse_compliance(self.compliance)
+        modes = self.modes
+        if "TEST01" in tests and modes != ["accuracy", "performance"]:
+            raise SettingsError("--compliance TEST01 needs --mode both: it compares the "
+                                "accuracy samples logged in performance mode with the accuracy "
+                                "run, and its performance with the performance run")
+        if tests and "performance" not in modes:
+            raise SettingsError(f"--compliance {','.join(tests)} needs a performance run "
+                                "(--mode performance or both) to verify against")
 
 
 def canonical_backend(name: str) -> str:

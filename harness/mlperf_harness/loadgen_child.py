@@ -3,7 +3,8 @@
     python -m mlperf_harness.loadgen_child --spec '<TestSpec JSON>'
 
 Started by the harness with its working directory set to the (fresh, empty)
-test folder, so no stray audit.config can apply. LoadGen's embedded
+test folder, so no stray audit.config can apply; an audit (compliance) test runs
+in its TESTxx folder, which holds the test's audit.config. LoadGen's embedded
 mlperf.conf is honoured only on the first FromConfig call in a process,
 hence one process per test. Prints the backend and providers in use; on
 failure prints one ``error:`` line and exits 1.
@@ -97,9 +98,10 @@ def run_test(spec: TestSpec) -> None:
     sut_handle = sut.construct()
     qsl_handle = qsl.construct()
     try:
-        # A path that cannot exist: never pick up an audit.config by accident.
-        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings,
-                                    os.path.join(spec.test_dir, "no-audit.config"))
+        # An audit test names its audit.config; otherwise a path that cannot exist, so
+        # that no audit.config is ever picked up by accident.
+        audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
+        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
     finally:
         sut.destroy()
         qsl.destroy()

@@ -65,6 +65,7 @@ class RunPlan:
     scenario_target_qps: Dict[str, float] = field(default_factory=dict)
     scenario_target_latency_ms: Dict[str, float] = field(default_factory=dict)
     dataset_args: Dict[str, object] = field(default_factory=dict)
+    compliance: List[str] = field(default_factory=list)  # audit tests: TEST01, TEST04
     precision: str = "fp32"
 
     @classmethod
@@ -90,7 +91,8 @@ class RunPlan:
                               else test_query_count),
             target_qps=settings.target_qps, target_latency_ms=settings.target_latency,
             scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
-            dataset_args=dataset_args, precision=get("precision"))
+            dataset_args=dataset_args,
+            compliance=contract.parse_compliance(settings.compliance), precision=get("precision"))
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""
@@ -119,6 +121,10 @@ class TestSpec:
     test_dir: str  # LoadGen's log folder (created, empty)
     dataset_args: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    # An audit (compliance) test: LoadGen's audit.config (applied over user.conf) and the
+    # child's working folder holding it; None for the submission runs.
+    audit_config: Optional[str] = None
+    work_dir: Optional[str] = None
     precision: str = "fp32"
 
     def to_json(self) -> str:

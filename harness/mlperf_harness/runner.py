@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
-from mlperf_harness import loadgen_settings, models, report, results
+from mlperf_harness import compliance, loadgen_settings, models, report, results
 from mlperf_harness.errors import AlreadyReported, HarnessError
 from mlperf_harness.plan import RunPlan, TestSpec
 
@@ -52,6 +52,7 @@ def run_plan(plan: RunPlan) -> int:
         raise HarnessError(f"model file {plan.model_path} not found")
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
+    compliance.check_tests(plan.compliance, model.name, model.loadgen_key)
     # Opened here for its size and the accuracy script; the tests open their own copy.
     dataset = model.open_dataset(plan.dataset_path, plan.count,
                                     model_path=plan.model_path, **plan.dataset_args)
@@ -75,6 +76,9 @@ def run_plan(plan: RunPlan) -> int:
             folder = results.test_dir(plan.output_dir, plan.system, model.name, scenario, mode)
             results.check_free(folder)
             tests.append((scenario, mode, folder))
+        for test in plan.compliance:  # after the runs it is verified against
+            results.check_free(base / test)
+            tests.append((scenario, test, base / test))
 
     for warning in _warnings(plan):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -86,6 +90,9 @@ def run_plan(plan: RunPlan) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         for scenario, mode, folder in tests:
+            if mode in compliance.TESTS:
+                _run_audit(plan, model, dataset, scenario, mode, folder, total, perf_count)
+                continue
             results.make_test_dir(folder)
             spec = TestSpec(
                 model=model.name, backend=plan.backend, device=plan.device,
@@ -105,6 +112,40 @@ def run_plan(plan: RunPlan) -> int:
     return 0
 
 
+def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: Path,
+               total: int, perf_count: int) -> None:
+    """One audit test: a performance run in ``folder`` (holding its audit.config, LoadGen's
+    working folder) logging to folder/performance/run_1, then its verification."""
+    base = results.scenario_dir(plan.output_dir, plan.system, model.name, scenario)
+    run_dir = folder / "performance" / "run_1"
+    results.make_test_dir(run_dir)
+    audit = folder / compliance.AUDIT_CONFIG
+    compliance.write_text(audit, compliance.audit_config_text(test))
+    spec = TestSpec(
+        model=model.name, backend=plan.backend, device=plan.device,
+        model_path=plan.model_path, dataset_path=plan.dataset_path,
+        scenario=scenario, mode="performance", total_count=total, perf_count=perf_count,
+        max_batchsize=plan.max_batchsize, threads=plan.threads,
+        user_conf=str(base / results.USER_CONF), test_dir=str(run_dir),
+        dataset_args=dict(plan.dataset_args), audit_config=str(audit), work_dir=str(folder),
+        precision=plan.precision)
+    _run_child(spec, label=f"{scenario} {test}")
+    results.remove_empty_trace(run_dir)
+    missing = results.missing_files(run_dir, results.REQUIRED["performance"])
+    if missing:
+        raise HarnessError(f"{scenario} {test}: LoadGen did not write {', '.join(missing)} "
+                           f"in {run_dir}")
+
+    def score(log_path) -> str:
+        try:
+            return model.scorer().score(log_path, dataset).line()
+        except HarnessError as exc:
+            return f"not scored: {exc}"
+
+    for line in compliance.verify_test(test, base, model.response_dtype, score):
+        print(f"{scenario} {line}", flush=True)
+
+
 def _child_env() -> dict:
     env = dict(os.environ)
     paths = [_PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -113,12 +154,12 @@ def _child_env() -> dict:
     return env
 
 
-def _run_child(spec: TestSpec) -> None:
+def _run_child(spec: TestSpec, label: str = "") -> None:
     """Run one test; raise HarnessError (or exit quietly if the child already
     printed its own ``error:`` line) when it fails."""
     command = [sys.executable, "-m", "mlperf_harness.loadgen_child", "--spec", spec.to_json()]
-    label = f"{spec.scenario} {spec.mode}"
-    proc = subprocess.Popen(command, cwd=spec.test_dir, env=_child_env(),
+    label = label or f"{spec.scenario} {spec.mode}"
+    proc = subprocess.Popen(command, cwd=spec.work_dir or spec.test_dir, env=_child_env(),
                             stderr=subprocess.PIPE, text=True, errors="replace")
     reported = False
     try:

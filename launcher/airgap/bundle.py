@@ -264,15 +264,27 @@ def load(session: Session, path: Path, repository: str | None = None, verify_onl
         targets.append(Loaded(tag, image["id"], image.get("variation", "")))
     if verify_only:
         return targets
+    engine = session.engine
+    # `docker load` re-applies the tags saved in the bundle; under --repository only the new names may
+    # remain, so remember what each saved name pointed at, and put that back afterwards.
+    saved = {image["tag"]: engine.image_info(image["tag"]) for image in images} if repository else {}
     member = _Member(path, IMAGES)
     try:
-        session.engine.load(member)
+        engine.load(member)
     except EngineError as exc:
         raise BundleError(f"{path}: {exc}") from None
     finally:
         member.close()
     for target in targets:
-        if not session.engine.image_exists(target.id):
+        if not engine.image_exists(target.id):
             raise BundleError(f"{path}: image {target.id} ({target.tag}) is not in the engine after loading")
-        session.engine.tag(target.id, target.tag)
+        engine.tag(target.id, target.tag)
+    kept = {target.tag for target in targets}
+    for tag, before in saved.items():
+        if tag in kept:
+            continue
+        if before is None:
+            engine.remove_image(tag)  # only the name: the image keeps its --repository one
+        elif (now := engine.image_info(tag)) is None or now.id != before.id:
+            engine.tag(before.id, tag)  # the name pointed at another image before the load
     return targets

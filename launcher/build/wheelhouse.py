@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from launcher.airgap.resolve import platform_tags
+from launcher.build.child import pip_environment, run_child
 from launcher.console import say
 from launcher.errors import BuildError, UsageError
 from launcher.spec.model import Base, Spec
@@ -76,20 +75,16 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
             "--requirement", str(partial / "requirements.txt")]
     for platform in platforms:
         args += ["--platform", platform]
-    if index_url or install.index_url:
-        args += ["--index-url", index_url or install.index_url]
     if ca_bundle:
         args += ["--cert", str(ca_bundle)]
-    for url in install.extra_index_urls:
-        args += ["--extra-index-url", url]
     for link in find_links:
         args += ["--find-links", link]
     log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
-    env = None
-    if ca_bundle:
-        # pip's HTTP library lets REQUESTS_CA_BUNDLE (often set system-wide) override --cert: point it at the bundle too.
-        env = dict(os.environ, REQUESTS_CA_BUNDLE=str(ca_bundle), PIP_CERT=str(ca_bundle))
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    # Index URLs may carry credentials: they reach pip through its environment (PIP_INDEX_URL,
+    # PIP_EXTRA_INDEX_URL), never its command line, which any user sees in `ps`.
+    env = pip_environment(index_url or install.index_url, install.extra_index_urls,
+                          str(ca_bundle) if ca_bundle else None)
+    proc = run_child(args, env=env)  # dies with the launcher (SIGTERM, SIGHUP, Ctrl-C, even SIGKILL)
     if proc.returncode != 0:
         lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
         last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"

@@ -9,7 +9,7 @@ import typer
 
 from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, SpecOption, VARIATIONS_HELP,
                                  handled, open_session, out)
-from launcher.errors import UsageError
+from launcher.errors import Interrupted, UsageError
 
 
 def _variations(session, values: list[str] | None, everything: bool = False):
@@ -32,19 +32,30 @@ def fetch(
     jobs: int = typer.Option(3, "--jobs", "-j", help="downloads at a time"),
     retries: int = typer.Option(3, "--retries", help="resumed retries per download after a dropped connection"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what is needed and whether it is cached; download nothing"),
+    checker: bool = typer.Option(False, "--checker", help="only the MLPerf submission checker's source (images.yaml "
+                                 "tools.submission_checker), for `submission check`"),
     spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Download and verify every model artifact and wheel the images need, for building offline later."""
     from launcher.airgap import fetch as fetch_mod
 
     session = open_session(spec_path, cache, base, index_url=index_url, ca_bundle=ca_bundle)
+    if checker:
+        _fetch_checker(session, variation, everything, wheels_only, dry_run, retries)
+        return
     variations = _variations(session, variation, everything)
     if dry_run:
         plan = fetch_mod.make_plan(session, variations, models=not wheels_only)
         for line in fetch_mod.describe(session, plan):
             out.print(line, markup=False)
         return
-    report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only)
+    try:
+        report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only)
+    except KeyboardInterrupt as exc:
+        from launcher.run.owned import exit_status, signal_name
+
+        raise Interrupted(f"interrupted ({signal_name(exc)}); nothing already written was removed (downloads resume "
+                          "on the next fetch)", exit_status(exc)) from None
     out.print(report.summary(), markup=False)
 
 
@@ -77,6 +88,25 @@ def bundle_load(
     verb = "verified" if verify_only else "loaded"
     for item in loaded:
         out.print(f"{verb} {item.tag} ({item.id[:19]}, {item.variation})", markup=False)
+
+
+def _fetch_checker(session, variation, everything, wheels_only, dry_run, retries) -> None:
+    from launcher.airgap.download import Downloader
+    from launcher.airgap.lockfile import LockFile
+    from launcher.submission import checker
+
+    if variation or everything or wheels_only:
+        raise UsageError("--checker fetches only the submission checker; give --variation/--all/--wheels-only "
+                         "in another fetch")
+    source = checker.load_source(session.spec.path)
+    if dry_run:
+        folder = checker.checker_dir(session.cache, source)
+        cached = (folder / source.module / "main.py").is_file()
+        out.print(f"submission checker {source.commit[:12]}: {source.url} "
+                  f"({'cached' if cached else 'to download'})", markup=False)
+        return
+    checker.fetch(source, session.cache, LockFile.beside(session.spec),
+                  Downloader(ca_bundle=session.settings.ca_bundle, retries=retries), say=session.say)
 
 
 def register(app: typer.Typer) -> None:

@@ -41,9 +41,10 @@ def handled(command: Callable) -> Callable:
         except MlperfDockerError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("error: interrupted; nothing already written was removed (downloads resume on the next fetch)",
-                      markup=False)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM/SIGHUP raised as one) outside a run's container
+            from launcher.run.owned import exit_status, signal_name
+
+            err.print(f"error: interrupted ({signal_name(exc)}); nothing already written was removed", markup=False)
+            raise typer.Exit(exit_status(exc)) from None
 
     return wrapper

@@ -41,6 +41,24 @@ class ContainerInfo:
     host_config: dict
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a benchmark container ended."""
+
+    status: int  # its exit status
+    oom_killed: bool = False  # the kernel's OOM killer stopped it (docker's State.OOMKilled)
+    timed_out: bool = False  # the launcher's timeout killed it
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    """A container as a listing shows it."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+
+
 class ContainerEngine(ABC):
     """Build, run, save, load, inspect, tag and remove: every engine operation the launcher uses."""
 
@@ -71,8 +89,14 @@ class ContainerEngine(ABC):
         """Create (not start) a container and return what the engine made of it; the caller removes it."""
 
     @abstractmethod
-    def run(self, spec: ContainerSpec, on_line: LineSink, timeout: float | None = None) -> int:
-        """Start a container, stream its output to on_line, wait, remove it; return its exit status."""
+    def run(self, spec: ContainerSpec, on_line: LineSink, timeout: float | None = None) -> RunOutcome:
+        """Start a container, stream its output to on_line, wait, remove it; return how it ended (killed at
+        `timeout` seconds). A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP raised as one) stops and
+        removes it, then propagates."""
+
+    def labelled_containers(self, label: str) -> list[ContainerSummary]:
+        """Every container (running or not) carrying `label`; an engine that cannot list has none."""
+        return []
 
     @abstractmethod
     def remove_container(self, container_id: str) -> None:

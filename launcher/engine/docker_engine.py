@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Iterator
 
-from launcher.engine.base import BuildRequest, ContainerEngine, ContainerInfo, ImageInfo, LineSink
+from launcher.engine.base import (BuildRequest, ContainerEngine, ContainerInfo, ContainerSummary, ImageInfo, LineSink,
+                                  RunOutcome)
+from launcher.engine.container_run import StartError, run_container
 from launcher.engine.build_log import StepTracker, short as _short
 from launcher.errors import BuildError, EngineError, RunError
 from launcher.run.container import ContainerSpec
@@ -82,38 +83,24 @@ class DockerEngine(ContainerEngine):
         except docker.errors.APIError as exc:
             raise RunError(f"the engine refused the container: {_short(exc.explanation or str(exc))}") from None
 
-    def run(self, spec: ContainerSpec, on_line: LineSink, timeout: float | None = None) -> int:
-        """Start the container, stream its output, wait; always removes it. Returns its exit status."""
+    def run(self, spec: ContainerSpec, on_line: LineSink, timeout: float | None = None) -> RunOutcome:
+        """Create (auto-removed, as the --dry-run line's --rm), attach, start, stream, wait; see container_run."""
         import docker
 
-        container = self._create(spec)
-        timer = None
-        timed_out = threading.Event()
         try:
-            try:
-                container.start()
-            except docker.errors.APIError as exc:
-                raise RunError(f"the container did not start: {_short(exc.explanation or str(exc))}") from None
-            if timeout:
-                def _expire() -> None:
-                    timed_out.set()
-                    _quietly(container.kill)
-                timer = threading.Timer(timeout, _expire)
-                timer.daemon = True
-                timer.start()
-            for line in _lines(container.logs(stream=True, follow=True)):
-                on_line(line)
-            status = container.wait().get("StatusCode", 1)
-            if timed_out.is_set():
-                raise RunError(f"the benchmark ran past its {timeout:.0f} s limit and was stopped")
-            return int(status)
-        except KeyboardInterrupt:
-            _quietly(lambda: container.stop(timeout=5))
-            raise
-        finally:
-            if timer:
-                timer.cancel()
-            _quietly(lambda: container.remove(force=True))
+            return run_container(self.client, sdk_arguments(spec), on_line, timeout=timeout)
+        except docker.errors.ImageNotFound:
+            raise RunError(f"image {spec.image} not found") from None
+        except StartError as exc:
+            raise RunError(f"the container did not start: {_short(str(exc))}") from None
+        except docker.errors.APIError as exc:
+            raise RunError(f"the engine refused the container: {_short(exc.explanation or str(exc))}") from None
+
+    def labelled_containers(self, label: str) -> list[ContainerSummary]:
+        # The low-level list: the models' list() inspects each one and trips over auto-removals.
+        found = self.client.api.containers(all=True, filters={"label": label})
+        return [ContainerSummary(c["Id"], (c.get("Names") or ["/" + c["Id"][:12]])[0].lstrip("/"),
+                                 c.get("Labels") or {}) for c in found]
 
     def remove_image(self, tag: str) -> None:
         import docker
@@ -228,24 +215,6 @@ class DockerEngine(ContainerEngine):
             )
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            yield line.decode(errors="replace")
-    if buffer:
-        yield buffer.decode(errors="replace")
-
-
-def _quietly(action: Callable[[], object]) -> None:
-    try:
-        action()
-    except Exception:  # best-effort cleanup: the container may already be gone
-        pass
-
-
 def sdk_arguments(spec: ContainerSpec) -> dict:
     """The docker SDK's `containers.create/run` arguments for a ContainerSpec (its to_cli() twin)."""
     from docker.types import DeviceRequest, Mount as SdkMount
@@ -257,7 +226,22 @@ def sdk_arguments(spec: ContainerSpec) -> dict:
         "environment": dict(spec.environment),
         "mounts": [SdkMount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
         "detach": True,
+        "auto_remove": spec.auto_remove,
     }
+    if spec.labels:
+        kwargs["labels"] = dict(spec.labels)
+    if spec.cap_drop:
+        kwargs["cap_drop"] = list(spec.cap_drop)
+    if spec.read_only:
+        kwargs["read_only"] = True
+    if spec.tmpfs:
+        kwargs["tmpfs"] = dict(spec.tmpfs)
+    if spec.pids_limit is not None:
+        kwargs["pids_limit"] = spec.pids_limit
+    if spec.cpus:
+        kwargs["nano_cpus"] = int(round(float(spec.cpus) * 1e9))
+    if spec.mem_limit:
+        kwargs["memswap_limit"] = spec.mem_limit  # no swap on top: the limit is the limit
     if spec.name:
         kwargs["name"] = spec.name
     if spec.user:

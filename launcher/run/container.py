@@ -34,14 +34,32 @@ class ContainerSpec:
     ipc_mode: str | None = None
     shm_size: str | None = None
     mem_limit: str | None = None  # e.g. "8g": the container's memory limit
+    cpus: str | None = None  # e.g. "1.5": docker's --cpus (NanoCpus)
+    # What the launcher owns, and the hardening every benchmark container gets (launcher/run/hardening.py).
+    labels: dict[str, str] = field(default_factory=dict)
+    auto_remove: bool = True  # `docker run --rm`: gone once it exits, even if the launcher is killed
+    cap_drop: list[str] = field(default_factory=list)
+    read_only: bool = False  # the root file system
+    tmpfs: dict[str, str] = field(default_factory=dict)  # path -> mount options
+    pids_limit: int | None = None
 
     def to_cli(self, docker: str = "docker") -> str:
-        args = [docker, "run", "--rm"]
-        if self.name:
-            args += ["--name", self.name]
+        args = [docker, "run"] + (["--rm"] if self.auto_remove else [])
         args += ["--network", self.network]
         if self.user:
             args += ["--user", self.user]
+        if self.name:
+            args += ["--name", self.name]
+        for key, value in sorted(self.labels.items()):
+            args += ["--label", f"{key}={value}"]
+        for cap in self.cap_drop:
+            args += ["--cap-drop", cap]
+        if self.read_only:
+            args.append("--read-only")
+        for path, options in self.tmpfs.items():
+            args += ["--tmpfs", f"{path}:{options}" if options else path]
+        if self.pids_limit is not None:
+            args += ["--pids-limit", str(self.pids_limit)]
         for mount in self.mounts:
             spec = f"type=bind,source={mount.source},target={mount.target}"
             args += ["--mount", spec + (",readonly" if mount.read_only else "")]
@@ -60,7 +78,9 @@ class ContainerSpec:
         if self.shm_size:
             args += ["--shm-size", self.shm_size]
         if self.mem_limit:
-            args += ["--memory", self.mem_limit]
+            args += ["--memory", self.mem_limit, "--memory-swap", self.mem_limit]
+        if self.cpus:
+            args += ["--cpus", self.cpus]
         args.append(self.image)
         args += self.command
         return shlex.join(args)

@@ -1,24 +1,31 @@
-"""Execute a RunPlan: build the image if missing, run the harness container, collect the results."""
+"""Execute a RunPlan: build the image if missing, run the harness container, verify and mark the results.
+
+The run's life (launcher/run/lifecycle.py): orphans of dead launchers are reaped, the disk is checked
+before anything is written, the configuration is locked, the container runs wrapped so that SIGTERM
+and SIGHUP act like Ctrl-C, and the folder is COMPLETE only once every test's results were verified
+and checksummed. Anything else leaves it incomplete, with one error line and its own exit code.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import sys
 from pathlib import Path
 
 from launcher import console
 from launcher.build.image import build_image
-from launcher.errors import RunError
+from launcher.engine.base import RunOutcome
+from launcher.errors import DiskError, EngineError, Interrupted, OutOfMemory, RunError
+from launcher.run import diskspace, owned
 from launcher.run.devices import Passthrough, check_host
+from launcher.run.hardening import hand_back, oom_message, prepare_run_dir
+from launcher.run.lifecycle import (INCOMPLETE, RUN_RECORD, IncompleteRun, RunLock, atomic_write,  # noqa: F401
+                                    clean_incomplete, is_complete, mark_incomplete, previous_run, write_complete)
 from launcher.run.options import RunOptions
 from launcher.run.plan import RunPlan, make_plan
 from launcher.run.results import TestResult, collect, new_run_dir
 from launcher.session import Session
 from launcher.spec.variation import Variation
-
-RUN_RECORD = "run.json"
-INCOMPLETE = "INCOMPLETE"
 
 
 def dry_run(session: Session, variation: Variation, options: RunOptions) -> str:
@@ -26,74 +33,87 @@ def dry_run(session: Session, variation: Variation, options: RunOptions) -> str:
     return make_plan(session, variation, options).docker_run_line()
 
 
-def previous_run(output_dir: Path, signature: str) -> Path | None:
-    """A complete earlier run of the same benchmark in output_dir (the seed skips those without --rerun)."""
-    if not output_dir.is_dir():
-        return None
-    for record in sorted(output_dir.glob(f"*/{RUN_RECORD}"), reverse=True):
-        run_dir = record.parent
-        try:
-            same = json.loads(record.read_text()).get("signature") == signature
-        except (OSError, ValueError):
-            continue
-        if same and not (run_dir / INCOMPLETE).exists():
-            return run_dir
-    return None
-
-
-def clean_incomplete(output_dir: Path, say) -> None:
-    """--clean: remove earlier runs marked INCOMPLETE; complete results are never deleted."""
-    for marker in sorted(output_dir.glob(f"*/{INCOMPLETE}")) if output_dir.is_dir() else []:
-        shutil.rmtree(marker.parent, ignore_errors=True)
-        say(f"removed the incomplete run {marker.parent}")
+def _reap(session: Session) -> None:
+    owned.reap(session.engine, session.say)
 
 
 def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
     options = plan.options
+    locks = session.cache / "locks"
     if options.clean:
-        clean_incomplete(options.output_dir, session.say)
+        _reap(session)  # a dead launcher's container must not write into a folder --clean removes
+        clean_incomplete(options.output_dir, session.say, locks)
     if not options.rerun and (earlier := previous_run(options.output_dir, plan.signature)):
         session.say(f"results for this configuration exist in {earlier}; not running again (use --rerun)")
         return earlier, collect(earlier)
+    if not options.clean:
+        _reap(session)
     if plan.gpu != Passthrough():
         check_host(plan.variation.device, plan.gpu, session.engine.host_info())
-    if not session.engine.image_exists(plan.image):
-        session.say(f"image {plan.image} is not built yet: building it first")
-        build_image(session, plan.variation, standin=options.standin)
-    if options.standin and plan.user_dataset is None:
-        session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
-    run_dir = new_run_dir(options.output_dir, plan.label)
-    (run_dir / RUN_RECORD).write_text(json.dumps({
-        "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,
-        "scenarios": list(options.scenarios), "mode": options.mode,
-    }, indent=1) + "\n")
-    uid, _, gid = plan.user.partition(":")
-    if os.geteuid() == 0 and uid != str(os.getuid()):
-        os.chown(run_dir, int(uid), int(gid or uid))
-    session.say(f"results: {run_dir}")
-    try:
-        status = session.engine.run(plan.container(run_dir), console.echo, timeout=options.timeout)
-    except KeyboardInterrupt:
-        _mark_incomplete(run_dir, "interrupted\n")
-        raise
-    except RunError:
-        _mark_incomplete(run_dir, "the container failed or timed out\n")
-        raise
-    if status != 0:
-        _mark_incomplete(run_dir, f"harness exited with status {status}\n")
-        error = RunError(f"the benchmark exited with status {status}; what it wrote is kept in {run_dir}")
-        error.exit_code = status if 0 < status < 256 else RunError.exit_code  # exit with the harness's status
-        raise error
+    diskspace.preflight(options.output_dir, diskspace.estimate(plan.variation.model, len(options.scenarios),
+                                                               options.mode, options.benchmark.count))
+    with RunLock(locks, options.output_dir, plan.signature) as lock:
+        if not session.engine.image_exists(plan.image):
+            session.say(f"image {plan.image} is not built yet: building it first")
+            build_image(session, plan.variation, standin=options.standin)
+        if options.standin and plan.user_dataset is None:
+            session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
+        with diskspace.write_guard(options.output_dir):
+            run_dir = new_run_dir(options.output_dir, plan.label)
+        lock.record(run_dir)
+        image = session.engine.image_info(plan.image)
+        with diskspace.write_guard(run_dir):
+            atomic_write(run_dir / RUN_RECORD, json.dumps({
+                "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,
+                "scenarios": list(options.scenarios), "mode": options.mode,
+                # What a submission's README quotes: the command, the image it ran and the harness argv.
+                "command": ["mlperf-docker", *sys.argv[1:]], "image_id": image.id if image else None,
+                "harness_command": ["python", "-m", "mlperf_harness", *plan.argv],
+            }, indent=1) + "\n")
+            prepare_run_dir(run_dir, plan.user)
+        session.say(f"results: {run_dir}")
+        try:
+            with owned.guarded_run(run_dir):
+                outcome = session.engine.run(plan.container(run_dir), console.echo, timeout=options.timeout)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(f"stopped by {owned.signal_name(exc)}; the run in {run_dir} is incomplete",
+                              owned.exit_status(exc)) from None
+        except (RunError, EngineError):
+            mark_incomplete(run_dir, "the container failed to start")
+            raise
+        finally:
+            if plan.hand_back:
+                hand_back(run_dir, options.output_dir)
+        _judge(run_dir, outcome, options)
     return run_dir, collect(run_dir)
+
+
+def _judge(run_dir: Path, outcome: RunOutcome, options: RunOptions) -> None:
+    """Complete only if the container exited 0 and left every test whole; else one error, marked."""
+    if outcome.oom_killed:
+        mark_incomplete(run_dir, "out of memory")
+        raise OutOfMemory(oom_message(options.memory))
+    if outcome.timed_out:
+        mark_incomplete(run_dir, "timed out")
+        raise RunError(f"the benchmark ran past its {options.timeout:.0f} s limit and was stopped")
+    if outcome.status != 0:
+        if disk := diskspace.diagnose(run_dir):
+            mark_incomplete(run_dir, disk)
+            raise DiskError(disk)
+        mark_incomplete(run_dir, f"harness exited with status {outcome.status}")
+        error = RunError(f"the benchmark exited with status {outcome.status}; what it wrote is kept in {run_dir}")
+        error.exit_code = outcome.status if 0 < outcome.status < 256 else RunError.exit_code  # the harness's status
+        raise error
+    try:
+        write_complete(run_dir, options.scenarios, options.mode)
+    except IncompleteRun as exc:
+        if disk := diskspace.diagnose(run_dir):
+            mark_incomplete(run_dir, disk)
+            raise DiskError(disk) from None
+        raise RunError(f"the benchmark finished but its results are incomplete ({exc.reason}); "
+                       f"what it wrote is kept in {run_dir}") from None
 
 
 def run(session: Session, variation: Variation, options: RunOptions) -> tuple[Path, list[TestResult]]:
     """Plan, then execute."""
     return execute(session, make_plan(session, variation, options))
-
-
-def _mark_incomplete(run_dir: Path, why: str) -> None:
-    try:
-        (run_dir / INCOMPLETE).write_text(why)
-    except OSError:
-        pass

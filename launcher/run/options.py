@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,6 +19,8 @@ from typing import Callable
 from mlperf_harness.contract import RUN_FLAGS, BenchmarkSettings, Setting, SettingsError
 
 from launcher.errors import UsageError
+from launcher.run.hardening import check_cpus, check_memory, check_shm_size
+from launcher.run.hostcheck import hw_name_ok
 from launcher.spec.variation import SCENARIOS, Variation
 
 # The contract's run flags: every benchmark setting but those the plan computes (Setting.computed).
@@ -28,7 +30,23 @@ BENCHMARK_FLAGS_BY_NAME = {s.name: s for s in BENCHMARK_FLAGS}
 
 def _user(value: str) -> str | None:
     uid, _, gid = value.partition(":")
-    return None if uid.isdigit() and (not gid or gid.isdigit()) else "expected UID or UID:GID (numbers)"
+    if not (uid.isdigit() and (not gid or gid.isdigit())):
+        return "expected UID or UID:GID (numbers)"
+    return "the benchmark container never runs as root" if int(uid) == 0 else None
+
+
+def _output_dir(value: str | Path) -> str | None:
+    return None if str(value).strip() else "expected a folder (a new folder per run is made inside)"
+
+
+def _timeout(value: float) -> str | None:
+    return None if math.isfinite(value) and value > 0 else "expected a finite number of seconds > 0"
+
+
+def _hw_name(value: str) -> str | None:
+    if not value or hw_name_ok(value):
+        return None
+    return "expected a plain name (letters, digits, . _ + -, not starting with . or -)"
 
 
 def _file(value: Path) -> str | None:
@@ -43,11 +61,6 @@ def _folder(value: Path) -> str | None:
     return None if value.is_dir() else "no such folder"
 
 
-def _memory(value: str) -> str | None:
-    ok = re.fullmatch(r"[1-9][0-9]*[bkmg]?", value.strip().lower())
-    return None if ok else "expected a size such as 8g or 512m (a number with an optional b, k, m or g)"
-
-
 @dataclass(frozen=True)
 class LaunchOption:
     """A launcher-only option of `run`: the field of RunOptions it fills and its flag(s)."""
@@ -59,6 +72,7 @@ class LaunchOption:
     flags: tuple[str, ...] = ()  # spellings; default: --name and --name-with-dashes; a bool flag flips `default`
     check: Callable[[object], str | None] | None = None  # why a (non-None) value is bad, or None
     shown: bool = False  # a check message quotes the value with repr() (strings) instead of str()
+    convert: Callable[[object], object] | None = None  # the flag's checked text -> the RunOptions value
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -71,20 +85,26 @@ def _spellings(flag: str, *aliases: str) -> tuple[str, ...]:
 
 
 LAUNCH_OPTIONS: tuple[LaunchOption, ...] = (
-    LaunchOption("hw_name", str, "system name prefix (default: hostname)"),
-    LaunchOption("output_dir", Path, "a new folder per run is made inside", default=Path("mlperf-results")),
+    LaunchOption("hw_name", str, "system name prefix (default: hostname)", check=_hw_name, shown=True),
+    LaunchOption("output_dir", str, "a new folder per run is made inside", default=Path("mlperf-results"),
+                 check=_output_dir, shown=True, convert=Path),
     LaunchOption("custom_model", Path, "a custom model file (mounted read-only)", flags=("--model",), check=_file),
     LaunchOption("imagenet_path", Path, "your ImageNet validation folder (mounted read-only)", check=_imagenet),
     LaunchOption("dataset_path", Path, "your copy of the model's dataset (mounted read-only)", check=_folder),
     LaunchOption("rerun", bool, "run even if this configuration has complete results", default=False),
     LaunchOption("clean", bool, "remove earlier incomplete runs in --output_dir first", default=False),
     LaunchOption("user", str, "UID[:GID] in the container (default: yours)", flags=("--user",), check=_user, shown=True),
-    LaunchOption("timeout", float, "stop the benchmark after this many seconds", default=3600.0, flags=("--timeout",)),
+    LaunchOption("timeout", float, "stop the benchmark after this many seconds", default=3600.0, flags=("--timeout",),
+                 check=_timeout),
     LaunchOption("standin", bool, "the image with the real model instead of the stand-in", default=True,
                  flags=("--real",)),
     LaunchOption("gpus", str, "_cuda: all or GPU indices/UUIDs; _rocm: all, indices or renderD nodes", flags=("--gpus",)),
-    LaunchOption("memory", str, "the container's memory limit, e.g. 8g (docker run --memory)", flags=("--memory",),
-                 check=_memory, shown=True),
+    LaunchOption("memory", str, "the container's memory limit, e.g. 8g (docker run --memory; no swap on top)",
+                 flags=("--memory",), check=check_memory, shown=True),
+    LaunchOption("cpus", str, "the CPUs the container may use, e.g. 4 or 1.5 (docker run --cpus)", flags=("--cpus",),
+                 check=check_cpus, shown=True),
+    LaunchOption("shm_size", str, "/dev/shm size, e.g. 16g (LLM and DLRM runs need it; docker run --shm-size)",
+                 flags=("--shm-size", "--shm_size"), check=check_shm_size, shown=True),
 )
 BENCHMARK_SPELLINGS = {s.name: _spellings(s.flag, *s.aliases) for s in BENCHMARK_FLAGS}
 
@@ -106,6 +126,8 @@ class RunOptions:
     standin: bool = True
     gpus: str | None = None
     memory: str | None = None
+    cpus: str | None = None
+    shm_size: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -125,7 +147,7 @@ class RunOptions:
 
     def signature(self, variation: Variation) -> str:
         """What makes two runs the same benchmark (for --rerun): the variation and every benchmark flag."""
-        ignored = {"output_dir", "rerun", "clean", "timeout", "user", "extra_env", "memory", "benchmark"}
+        ignored = {"output_dir", "rerun", "clean", "timeout", "user", "extra_env", "memory", "shm_size", "benchmark"}
         data = {k: v for k, v in asdict(self).items() if k not in ignored}
         data.update({k: v for k, v in asdict(self.benchmark).items() if v is not None})
         data["variation"] = str(variation)
@@ -142,7 +164,13 @@ def from_flags(variation: Variation, values: dict) -> RunOptions:
     bench["max_batchsize"] = resolve_batch_size(variation, bench["max_batchsize"])
     bench["mode"] = bench["mode"] or "accuracy"
     bench["run_style"] = bench["run_style"] or "test"
-    launch = {o.name: values[o.name] for o in LAUNCH_OPTIONS if values.get(o.name) is not None}
+    launch = {}
+    for option in LAUNCH_OPTIONS:
+        if (value := values.get(option.name)) is not None and option.convert is not None:
+            _check(option, value)  # the text as given ('' is not '.')
+            value = option.convert(value)
+        if value is not None:
+            launch[option.name] = value
     options = RunOptions(benchmark=BenchmarkSettings(**bench), **launch)
     validate(options)
     return options
@@ -181,8 +209,12 @@ def validate(options: RunOptions) -> None:
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     for option in LAUNCH_OPTIONS:
-        value = getattr(options, option.name)
-        if option.check is not None and value is not None and (why := option.check(value)):
-            raise UsageError(f"{option.spellings[0]} {repr(value) if option.shown else value}: {why}")
+        _check(option, getattr(options, option.name))
     if options.imagenet_path is not None and options.dataset_path is not None:
         raise UsageError("--imagenet_path and --dataset_path both name the dataset; give one")
+
+
+def _check(option: LaunchOption, value: object) -> None:
+    if option.check is not None and value is not None and (why := option.check(value)):
+        shown = repr(str(value)) if option.shown else value
+        raise UsageError(f"{option.spellings[0]} {shown}: {why}")

@@ -6,7 +6,6 @@ The harness command is the contract's BenchmarkSettings.to_argv(); the in-image 
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 from dataclasses import dataclass, replace
@@ -16,8 +15,10 @@ from mlperf_harness.contract import (CUSTOM_MODEL_DIR, DATASET_DIR, MODEL_DIR, R
                                      BenchmarkSettings)
 
 from launcher.errors import UsageError
+from launcher.run import hostcheck, owned
 from launcher.run.container import ContainerSpec, Mount
 from launcher.run.devices import Passthrough, passthrough
+from launcher.run.hardening import Hardening, container_user
 from launcher.run.options import RunOptions, validate
 from launcher.run.results import run_name
 from launcher.session import Session
@@ -41,14 +42,18 @@ class RunPlan:
     label: str  # the run folder's name after its time stamp
     user_dataset: Path | None
     docker: str = "docker"
+    hardening: Hardening = Hardening()
+    hand_back: bool = False  # a root launcher runs the container as someone else: chown the results back
 
     @property
     def argv(self) -> list[str]:
         return self.benchmark.to_argv()
 
-    def container(self, run_dir: Path) -> ContainerSpec:
-        """The container for a run folder (mounted at the contract's RESULTS_MOUNT)."""
-        gpu = self.gpu
+    def container(self, run_dir: Path, run_id: str | None = None) -> ContainerSpec:
+        """The container for a run folder (mounted at the contract's RESULTS_MOUNT): named, labelled,
+        auto-removed and hardened; GPU runs add their vendor's options."""
+        gpu, hardening = self.gpu, self.hardening
+        run_id = run_id or owned.new_run_id(run_dir)
         return ContainerSpec(
             image=self.image,
             command=self.argv,
@@ -59,9 +64,18 @@ class RunPlan:
             gpus=gpu.gpus,
             devices=list(gpu.devices),
             group_add=list(gpu.group_add),
-            security_opt=list(gpu.security_opt),
+            security_opt=[*gpu.security_opt, *hardening.security_opt],
             ipc_mode=gpu.ipc_mode,
+            shm_size=self.options.shm_size,
             mem_limit=self.options.memory,
+            cpus=self.options.cpus,
+            name=owned.container_name(run_id),
+            labels=owned.labels(run_id, run_dir.resolve()),
+            auto_remove=True,
+            cap_drop=list(hardening.cap_drop),
+            read_only=hardening.read_only,
+            tmpfs=dict(hardening.tmpfs),
+            pids_limit=hardening.pids_limit,
         )
 
     def docker_run_line(self) -> str:
@@ -90,8 +104,17 @@ def user_dataset(spec: Spec, variation: Variation, options: RunOptions) -> Path 
     return folder
 
 
-def default_user() -> str:
-    return f"{os.getuid()}:{os.getgid()}"
+def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) -> None:
+    """--compliance: only the audit tests MLPerf defines for the model (the harness checks it too)."""
+    from mlperf_harness.compliance import check_tests
+    from mlperf_harness.contract import parse_compliance
+    from mlperf_harness.errors import HarnessError
+
+    try:
+        check_tests(parse_compliance(options.benchmark.compliance), variation.model,
+                    spec.models[variation.model].loadgen_key)
+    except HarnessError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev")) -> RunPlan:
@@ -99,16 +122,18 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     spec = session.spec
     require_supported(variation, spec)
     validate(options)
+    hostcheck.dataset_args(variation.model, options.benchmark.dataset_args)
     folder = user_dataset(spec, variation, options)
     if folder is None and not options.standin:
         flag = "--imagenet_path" if spec.models[variation.model].dataset == "imagenet" else "--dataset_path"
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
                          f"give your copy with {flag} DIR")
+    _check_audit_tests(spec, variation, options)
     backend = spec.backend(variation.model, variation.framework)
     mounts = []
-    if options.custom_model:
-        mounts.append(Mount(str(options.custom_model.resolve().parent), CUSTOM_MODEL_DIR, read_only=True))
-        model_path = f"{CUSTOM_MODEL_DIR}/{options.custom_model.name}"
+    if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR)) is not None:
+        mounts.append(Mount(str(model.source), model.target, read_only=True))  # the file, never its folder
+        model_path = model.target
     else:
         model_path = f"{MODEL_DIR}/{backend.file_name}"
     if folder is not None:
@@ -119,17 +144,19 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
         output_dir=RESULTS_MOUNT, system=system_name(spec, variation, options.hw_name))
     gpu = passthrough(variation.device, options.gpus, dev_root=dev_root)
+    user, hand_back = container_user(options.user, options.output_dir)
     return RunPlan(
         variation=variation,
         options=options,
         image=variation.image_key(options.standin).tag(session.repository),
         benchmark=benchmark,
         mounts=tuple(mounts),
-        user=options.user or default_user(),
+        user=user,
         environment={"HOME": "/tmp", **gpu.environment, **options.extra_env},
         gpu=gpu,
         signature=options.signature(variation),
         label=f"{variation.framework}-{variation.device}-{variation.model}",
         user_dataset=folder,
         docker=Path(session.engine.cli).name,
+        hand_back=hand_back,
     )

@@ -185,6 +185,8 @@ class Spec(_Strict):
     precisions: dict[str, Precision]
     datasets: dict[str, Dataset]
     models: dict[str, Model]
+    # Host-side tools pinned like the images' inputs (the submission checker: launcher/submission).
+    tools: dict[str, dict] = Field(default_factory=dict)
     digest: str = ""
     # Where the file lives: its dockerfiles/ folder sits beside it.
     path: Path = DEFAULT_SPEC

@@ -21,8 +21,10 @@ SAMPLE = {
     "test_query_count": 37, "max_batchsize": 4, "threads": 2, "target_qps": 12.5,
     "offline_target_qps": 123.0, "server_target_qps": 0.5, "target_latency": 40.0,
     "singlestream_target_latency": 2.0, "multistream_target_latency": 1e-3, "run_style": "test",
-    "dataset_args": "cache_dir=/tmp/c,layout=NHWC",
+    "dataset_args": "cache_dir=/tmp/c,layout=NHWC", "compliance": "TEST01,TEST04",
 }
+# What a setting needs beside it to be valid (as scenario flags need their scenario).
+CONTEXT = {"compliance": {"mode": "both"}}
 
 
 def test_every_setting_has_a_sample():
@@ -41,6 +43,7 @@ def test_round_trip_each_setting(setting):
     values[setting.name] = SAMPLE[setting.name]
     if setting.scenarios:
         values["scenario"] = setting.scenarios[0]
+    values.update(CONTEXT.get(setting.name, {}))
     settings = BenchmarkSettings(**values)
     argv = settings.to_argv()
     assert argv[argv.index(setting.flag) + 1] == (
@@ -78,7 +81,7 @@ def test_run_flags_are_the_launchers_benchmark_flags():
     assert [s.name for s in contract.RUN_FLAGS] == [
         "scenario", "mode", "count", "test_query_count", "max_batchsize", "threads", "target_qps",
         "offline_target_qps", "server_target_qps", "target_latency", "singlestream_target_latency",
-        "multistream_target_latency", "run_style", "dataset_args"]
+        "multistream_target_latency", "run_style", "dataset_args", "compliance"]
 
 
 def test_spellings_and_flag():

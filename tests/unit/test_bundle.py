@@ -128,6 +128,7 @@ class FakeEngine(ContainerEngine):
         self.infos = infos or {}
         self.loaded: list[bytes] = []
         self.tags: list[tuple[str, str]] = []
+        self.removed: list[str] = []
 
     def image_info(self, tag):
         return self.infos.get(tag)
@@ -144,7 +145,10 @@ class FakeEngine(ContainerEngine):
     def tag(self, image, tag):
         self.tags.append((image, tag))
 
-    ensure_reachable = host_info = build = create = run = remove_container = remove_image = None
+    def remove_image(self, tag):
+        self.removed.append(tag)
+
+    ensure_reachable = host_info = build = create = run = remove_container = None
 
 
 def fake_session(engine, monkeypatch, repository="lab"):
@@ -161,6 +165,43 @@ def test_load_hands_the_images_to_the_engine_and_tags_them(good, monkeypatch):
     engine = FakeEngine()
     bundle.load(fake_session(engine, monkeypatch), good, repository="registry.lab/mlperf")
     assert engine.tags == [("sha256:" + "a" * 64, "registry.lab/mlperf/onnxruntime-cpu:resnet50-fp32-standin")]
+
+
+class LoadingEngine(FakeEngine):
+    """Names as the real engine keeps them: `docker load` applies the bundle's saved tag."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = dict(names)
+
+    def image_info(self, tag):
+        return ImageInfo(self.names[tag], 1, {}) if tag in self.names else None
+
+    def load(self, archive):
+        super().load(archive)
+        self.names[TAG] = "sha256:" + "a" * 64
+
+    def tag(self, image, tag):
+        super().tag(image, tag)
+        self.names[tag] = image
+
+    def remove_image(self, tag):
+        super().remove_image(tag)
+        self.names.pop(tag, None)
+
+
+def test_load_under_another_repository_tags_only_there(good, monkeypatch):
+    loaded, other = "sha256:" + "a" * 64, "sha256:" + "c" * 64
+    new = "registry.lab/mlperf/onnxruntime-cpu:resnet50-fp32-standin"
+    engine = LoadingEngine({})
+    bundle.load(fake_session(engine, monkeypatch), good, repository="registry.lab/mlperf")
+    assert engine.names == {new: loaded}  # the saved name is not re-applied
+    engine = LoadingEngine({TAG: other})  # the saved name already named another image: it still does
+    bundle.load(fake_session(engine, monkeypatch), good, repository="registry.lab/mlperf")
+    assert engine.names == {new: loaded, TAG: other}
+    engine = LoadingEngine({})
+    bundle.load(fake_session(engine, monkeypatch), good)  # no --repository: the saved name, as before
+    assert engine.names == {TAG: loaded} and engine.removed == []
 
 
 def test_a_damaged_bundle_loads_nothing(good, tmp_path, monkeypatch):

@@ -344,21 +344,23 @@ def test_offline_real_artifact_missing_or_damaged(tmp_path):
 def test_index_url_and_ca_bundle_reach_pip_but_not_the_fingerprint(tmp_path, monkeypatch):
     calls, envs = [], []
 
-    def fake_pip(args, **kwargs):
+    def fake_pip(args, env=None):
         calls.append(args)
-        envs.append(kwargs.get("env"))
+        envs.append(env)
         dest = Path(args[args.index("--dest") + 1])
         (dest / "fake-1.0-py3-none-any.whl").write_bytes(b"wheel")
         return subprocess.CompletedProcess(args, 0, "", "")
 
-    monkeypatch.setattr(wheelhouse.subprocess, "run", fake_pip)
+    monkeypatch.setattr(wheelhouse, "run_child", fake_pip)
     spec = load_spec()
     ca = tmp_path / "lab-ca.pem"
     ca.write_text("pem")
     target = wheelhouse.ensure(spec, "onnxruntime", "cpu", tmp_path, [], log=lambda m: None,
                                index_url="https://pypi.lab.example/simple", ca_bundle=ca)
     args = calls[0]
-    assert args[args.index("--index-url") + 1] == "https://pypi.lab.example/simple"
+    # the index URL (it may carry credentials) travels in pip's environment, not on its command line
+    assert envs[0]["PIP_INDEX_URL"] == "https://pypi.lab.example/simple"
+    assert not [a for a in args if "pypi.lab.example" in a or a.startswith("--index-url")]
     assert args[args.index("--cert") + 1] == str(ca)
     assert envs[0]["REQUESTS_CA_BUNDLE"] == str(ca)  # else a system-wide REQUESTS_CA_BUNDLE beats --cert
     # An offline build without those options finds the same wheelhouse; its wheels are recorded and checked.

@@ -1,3 +1,4 @@
+import json
 import os
 import shlex
 from pathlib import Path
@@ -103,17 +104,18 @@ def test_seed_flags_reach_the_harness_command(session, tmp_path):
     v = parse_variation(None, session.spec)
     options = opts.RunOptions.of(scenarios=("Offline", "Server", "SingleStream", "MultiStream"), mode="both",
                               offline_target_qps=900.0, server_target_qps=50.5, singlestream_target_latency=0.5,
-                              multistream_target_latency=4.0, target_qps=100.0, threads=2, dataset_args="a=b",
+                              multistream_target_latency=4.0, target_qps=100.0, threads=2, dataset_args="layout=NHWC",
                               custom_model=model, imagenet_path=imagenet, output_dir=tmp_path / "out")
     argv = shlex.split(run_mod.dry_run(session, v, options))
     pairs = dict(zip(argv[argv.index("--model"):][::2], argv[argv.index("--model"):][1::2]))
     assert pairs["--offline_target_qps"] == "900" and pairs["--server_target_qps"] == "50.5"
     assert pairs["--singlestream_target_latency"] == "0.5" and pairs["--multistream_target_latency"] == "4"
-    assert pairs["--target_qps"] == "100" and pairs["--threads"] == "2" and pairs["--dataset_args"] == "a=b"
+    assert pairs["--target_qps"] == "100" and pairs["--threads"] == "2" and pairs["--dataset_args"] == "layout=NHWC"
     assert pairs["--model_path"] == "/opt/mlperf/custom-model/mine.onnx"
     assert pairs["--dataset_path"] == "/opt/mlperf/user-dataset"
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "--mount"]
-    assert f"type=bind,source={tmp_path},target=/opt/mlperf/custom-model,readonly" in mounts
+    # --model binds the file itself, never its folder
+    assert f"type=bind,source={model},target=/opt/mlperf/custom-model/mine.onnx,readonly" in mounts
     assert f"type=bind,source={imagenet},target=/opt/mlperf/user-dataset,readonly" in mounts
 
 
@@ -132,17 +134,23 @@ def test_signature_ignores_where_results_go():
 
 
 def test_previous_run_and_clean(tmp_path):
+    from launcher.run.lifecycle import COMPLETE, checksums
+
     complete = tmp_path / "1-complete"
     complete.mkdir()
     (complete / "run.json").write_text('{"signature": "abc"}')
+    (complete / COMPLETE).write_text(json.dumps({"files": checksums(complete)}))  # what a finished run writes last
     broken = tmp_path / "2-broken"
     broken.mkdir()
     (broken / "run.json").write_text('{"signature": "abc"}')
     (broken / "INCOMPLETE").write_text("x")
+    killed = tmp_path / "3-killed"  # no marker at all: a SIGKILLed launcher writes none
+    killed.mkdir()
+    (killed / "run.json").write_text('{"signature": "abc"}')
     assert run_mod.previous_run(tmp_path, "abc") == complete
     assert run_mod.previous_run(tmp_path, "other") is None
     run_mod.clean_incomplete(tmp_path, lambda msg: None)
-    assert complete.exists() and not broken.exists()
+    assert complete.exists() and not broken.exists() and not killed.exists()
 
 
 def test_dataset_path_for_bert_is_checked_and_mounted(session, tmp_path):

@@ -78,6 +78,7 @@ class ModelInfo:
     output_names = property(lambda self: self.code.output_names)
     postprocess = property(lambda self: self.code.postprocess)
     input_data_types = property(lambda self: self.code.input_data_types)
+    response_dtype = property(lambda self: self.code.response_dtype)
 
     @property
     def input_name(self) -> Optional[str]:

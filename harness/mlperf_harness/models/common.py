@@ -23,6 +23,9 @@ class ModelCode:
     output_names: Tuple[str, ...] = ()
     postprocess: Optional[Callable[[Sequence], object]] = None  # outputs -> response array
     input_data_types: str = "fp32"  # measurements.json
+    # numpy dtype of one response element (TEST01 compares responses element-wise, as the
+    # official verify_accuracy.py --dtype does)
+    response_dtype: str = "byte"
     # "module:Class" of the dataset reader and the accuracy module, imported when used.
     dataset_class: Optional[str] = None
     accuracy: Optional[str] = None

@@ -24,7 +24,7 @@ CODE = ModelCode(
     input_names=("input_ids", "input_mask", "segment_ids"),
     outputs=("output_start_logits", "output_end_logits"),
     output_names=("output_start_logits", "output_end_logits"),
-    postprocess=stacked_logits, input_data_types="int64",
+    postprocess=stacked_logits, input_data_types="int64", response_dtype="float32",
     dataset_class="mlperf_harness.models.bert.dataset:SquadDataset",
     accuracy="mlperf_harness.models.bert.accuracy",
     dataset_args={

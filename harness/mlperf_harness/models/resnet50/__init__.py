@@ -25,7 +25,7 @@ def argmax_labels(offset: int) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
 
 CODE = ModelCode(
     input_names=("input_tensor:0",), outputs=("ArgMax:0", "softmax_tensor:0"),
-    output_names=("ArgMax:0",), postprocess=argmax_labels(1),
+    output_names=("ArgMax:0",), postprocess=argmax_labels(1), response_dtype="int32",
     dataset_class="mlperf_harness.models.resnet50.dataset:ImagenetDataset",
     accuracy="mlperf_harness.models.resnet50.accuracy",
     dataset_args={

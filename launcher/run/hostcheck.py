@@ -1,0 +1,82 @@
+"""Checks that can happen on the host happen there, before any folder is made (one line, exit 2).
+
+Every user path is resolved (symlinks followed) and checked before the container starts; `--model`
+binds the resolved file itself, read-only, never its folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.errors import UsageError
+
+# The harness's rule for a results-tree name (mlperf_harness.results.check_name).
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def hw_name_ok(name: str) -> bool:
+    """--hw_name, once spaces and the like become _, is one plain path component (the harness's rule)."""
+    return bool(_SAFE_NAME.match(_UNSAFE.sub("_", name)))
+
+
+def dataset_args(model: str, text: str | None, known: dict[str, tuple] | None = None,
+                 dataset: str | None = None) -> None:
+    """--dataset_args keys must be ones the model's dataset takes (the harness's model folder declares them)."""
+    if not text:
+        return
+    if known is None:
+        from mlperf_harness.errors import HarnessError
+        from mlperf_harness.models import get_model
+
+        try:
+            info = get_model(model)
+        except HarnessError:  # a model the harness does not know: it says so itself
+            return
+        known, dataset = info.code.dataset_args, info.dataset
+    seen = set()
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise UsageError(f"--dataset_args {text!r}: expected key=value[,key=value]")
+        if key not in known:
+            raise UsageError(f"--dataset_args: unknown key {key!r} for the {dataset or model} dataset "
+                             f"(known: {', '.join(sorted(known)) or 'none'})")
+        if key in seen:
+            raise UsageError(f"--dataset_args: {key} given twice")
+        if not value:
+            raise UsageError(f"--dataset_args: {key} needs a value")
+        seen.add(key)
+
+
+@dataclass(frozen=True)
+class FileBind:
+    """A single host file bound read-only at target (its folder never reaches the container)."""
+
+    source: Path  # resolved
+    target: str
+
+
+def model_file(path: Path | None, folder: str) -> FileBind | None:
+    """--model FILE: resolved (symlinks), a regular file, bound as <folder>/<name the user gave>."""
+    if path is None:
+        return None
+    resolved = existing_path("--model", path)
+    if not resolved.is_file():
+        raise UsageError(f"--model {path}: not a file")
+    return FileBind(resolved, f"{folder}/{path.name}")
+
+
+def existing_path(flag: str, path: Path, folder: bool = False) -> Path:
+    """A user path, resolved through symlinks and checked to exist (and be a folder if asked)."""
+    try:
+        resolved = path.expanduser().resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(f"{flag} {path}: no such {'folder' if folder else 'file'}") from None
+    if folder and not resolved.is_dir():
+        raise UsageError(f"{flag} {path}: not a folder")
+    return resolved
