@@ -4,43 +4,33 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from mlperf_harness import contract
+from mlperf_harness.contract import (DEFAULT_TEST_QUERY_COUNT, DEVICES,  # noqa: F401
+                                     LATENCY_SCENARIOS, QPS_SCENARIOS, RUN_STYLES, SCENARIOS,
+                                     SettingsError)
 from mlperf_harness.errors import HarnessError
 
-SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 MODES = ("accuracy", "performance")
-RUN_STYLES = ("test", "valid")
-DEVICES = ("cpu", "cuda", "rocm")
-DEFAULT_TEST_QUERY_COUNT = 500
-
-_SCENARIO_SPELLINGS = {s.lower(): s for s in SCENARIOS}
 
 
 def normalize_scenario(text: str) -> str:
     """'Offline', 'offline', 'single-stream', 'SINGLE_STREAM' -> canonical name."""
-    key = text.strip().lower().replace("-", "").replace("_", "")
     try:
-        return _SCENARIO_SPELLINGS[key]
-    except KeyError:
-        raise HarnessError(
-            f"unknown scenario {text!r}; choose from {', '.join(SCENARIOS)}") from None
+        return contract.normalize_scenario(text)
+    except SettingsError as exc:
+        raise HarnessError(str(exc)) from None
 
 
 def parse_scenarios(values: List[str]) -> List[str]:
     """Repeated and/or comma-separated scenario flags -> ordered unique names."""
-    result: List[str] = []
-    for value in values:
-        for part in value.split(","):
-            if not part.strip():
-                continue
-            name = normalize_scenario(part)
-            if name not in result:
-                result.append(name)
-    if not result:
-        raise HarnessError("no scenario given")
-    return result
+    try:
+        return contract.parse_scenarios(values)
+    except SettingsError as exc:
+        raise HarnessError(str(exc)) from None
 
 
 def expand_modes(mode: str) -> List[str]:
@@ -76,14 +66,35 @@ class RunPlan:
     scenario_target_latency_ms: Dict[str, float] = field(default_factory=dict)
     dataset_args: Dict[str, object] = field(default_factory=dict)
 
+    @classmethod
+    def from_settings(cls, settings: contract.BenchmarkSettings,
+                      dataset_args: Dict[str, object]) -> "RunPlan":
+        """A validated BenchmarkSettings (defaults filled in) -> the plan; paths made absolute."""
+        get = settings.get
+        scenario_qps = {s: v for s, v in (("Offline", settings.offline_target_qps),
+                                          ("Server", settings.server_target_qps)) if v is not None}
+        scenario_latency = {s: v for s, v in (("SingleStream", settings.singlestream_target_latency),
+                                              ("MultiStream", settings.multistream_target_latency))
+                            if v is not None}
+        test_query_count = get("test_query_count")
+        return cls(
+            model=get("model"), backend=get("backend"), device=get("device"),
+            model_path=os.path.abspath(settings.model_path),
+            dataset_path=os.path.abspath(settings.dataset_path),
+            output_dir=os.path.abspath(settings.output_dir), system=get("system"),
+            scenarios=settings.scenarios, modes=settings.modes, count=settings.count,
+            max_batchsize=get("max_batchsize"), threads=settings.threads,
+            run_style=get("run_style"),
+            test_query_count=(DEFAULT_TEST_QUERY_COUNT if test_query_count is None
+                              else test_query_count),
+            target_qps=settings.target_qps, target_latency_ms=settings.target_latency,
+            scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
+            dataset_args=dataset_args)
+
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""
         return (self.scenario_target_qps.get(scenario, self.target_qps),
                 self.scenario_target_latency_ms.get(scenario, self.target_latency_ms))
-
-
-QPS_SCENARIOS = ("Offline", "Server")
-LATENCY_SCENARIOS = ("SingleStream", "MultiStream", "Server")  # Server: the latency bound
 
 
 @dataclass

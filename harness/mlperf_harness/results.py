@@ -1,10 +1,4 @@
-"""The MLPerf results tree and the files the harness adds to it.
-
-<output>/<system>/<model>/<Scenario>/
-    user.conf, measurements.json
-    performance/run_1/{mlperf_log_summary.txt, mlperf_log_detail.txt, ...}
-    accuracy/{mlperf_log_summary.txt, mlperf_log_detail.txt,
-              mlperf_log_accuracy.json, accuracy.txt}
+"""Writing the MLPerf results tree (its layout and file names: contract / loadgen_logs).
 
 Nothing outside the folders a run creates is deleted or overwritten: a test
 folder that exists and is not empty, or a kept file with other contents, is
@@ -17,17 +11,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, Iterable
+from typing import Iterable
 
+from mlperf_harness.contract import (  # noqa: F401  (the results tree, defined in the contract)
+    ACCURACY_LOG, ACCURACY_TXT, DETAIL, MEASUREMENTS, SUMMARY, TRACE, USER_CONF, read_summary,
+    scenario_dir, test_dir)
 from mlperf_harness.errors import HarnessError
-
-SUMMARY = "mlperf_log_summary.txt"
-DETAIL = "mlperf_log_detail.txt"
-ACCURACY_LOG = "mlperf_log_accuracy.json"
-TRACE = "mlperf_log_trace.json"
-ACCURACY_TXT = "accuracy.txt"
-USER_CONF = "user.conf"
-MEASUREMENTS = "measurements.json"
 
 REQUIRED = {
     "performance": (SUMMARY, DETAIL),
@@ -43,15 +32,6 @@ def check_name(what: str, value: str) -> str:
         raise HarnessError(
             f"{what} {value!r} must be a plain name (letters, digits, . _ + -)")
     return value
-
-
-def scenario_dir(output: str, system: str, model: str, scenario: str) -> Path:
-    return Path(output) / system / model / scenario
-
-
-def test_dir(output: str, system: str, model: str, scenario: str, mode: str) -> Path:
-    base = scenario_dir(output, system, model, scenario)
-    return base / "performance" / "run_1" if mode == "performance" else base / "accuracy"
 
 
 def check_free(path: Path) -> None:
@@ -107,13 +87,3 @@ def remove_empty_trace(folder: Path) -> None:
 
 def missing_files(folder: Path, names: Iterable[str]) -> list:
     return [n for n in names if not (folder / n).is_file()]
-
-
-def read_summary(path: Path) -> Dict[str, str]:
-    """``key : value`` lines of mlperf_log_summary.txt (first occurrence wins)."""
-    values: Dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() and key.strip() not in values:
-            values[key.strip()] = value.strip()
-    return values

@@ -1,7 +1,6 @@
 """Helpers shared by the harness tests (a uniquely named module, so it
 cannot collide with other test folders' helpers)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -43,17 +42,15 @@ def finish(proc, timeout=300):
 
 def mllog(detail_path) -> dict:
     """``:::MLLOG {json}`` lines of mlperf_log_detail.txt -> {key: value} (first wins)."""
-    values = {}
-    for line in Path(detail_path).read_text(encoding="utf-8").splitlines():
-        if line.startswith(":::MLLOG "):
-            entry = json.loads(line[len(":::MLLOG "):])
-            values.setdefault(entry["key"], entry["value"])
-    return values
+    from mlperf_harness.contract import detail_values
+
+    return detail_values(detail_path)
 
 
 def test_folder(out, system, model, scenario, mode) -> Path:
-    base = Path(out) / system / model / scenario
-    return base / "performance" / "run_1" if mode == "performance" else base / "accuracy"
+    from mlperf_harness.contract import test_dir
+
+    return test_dir(out, system, model, scenario, mode)
 
 
 test_folder.__test__ = False  # a helper, not a pytest test

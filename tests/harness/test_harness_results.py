@@ -74,6 +74,6 @@ def test_performance_line(tmp_path, scenario, metric, expected):
     path = tmp_path / "s.txt"
     path.write_text(SUMMARY.format(scenario=scenario, metric=metric))
     summary = results.read_summary(path)
-    assert summary["Scenario"] == scenario
+    assert summary.scenario == scenario
     assert report.performance_line(scenario, summary) == \
         f"{scenario} performance: {expected}, result VALID"

@@ -9,12 +9,12 @@ error rather than a CPU run under the accelerator's name.
 from __future__ import annotations
 
 import warnings
-from typing import List, Optional, Sequence
+from typing import List
 
 import numpy as np
 
-from mlperf_harness.backends.common import (as_inputs, check_model_file, first_line, fixed_batch,
-                                            match_names)
+from mlperf_harness.backends.base import Backend
+from mlperf_harness.backends.common import first_line, fixed_batch, match_names
 from mlperf_harness.errors import HarnessError
 
 try:
@@ -29,24 +29,15 @@ PROVIDERS = {
 }
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     image_format = "NCHW"
 
-    def __init__(
-        self,
-        model_path: str,
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        input_names: Sequence[str] = (),
-        outputs: Sequence[str] = (),
-        output_names: Sequence[str] = (),
-    ) -> None:
-        check_model_file(model_path)
+    def load(self) -> None:
+        model_path, device = self.model_path, self.device
         options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        self.threads = threads
+        if self.threads:
+            options.intra_op_num_threads = self.threads
         wanted = PROVIDERS[device]
         available = ort.get_available_providers()
         if wanted[0] not in available:
@@ -71,22 +62,19 @@ class OnnxRuntimeBackend:
                 "in the container?")
 
         inputs = self.session.get_inputs()
-        self.input_names = match_names(list(input_names), [i.name for i in inputs], "input(s)",
+        self.input_names = match_names(self.wanted_inputs, [i.name for i in inputs], "input(s)",
                                        model_path)
         if len(self.input_names) != len(inputs):
             raise HarnessError(f"{model_path}: the model has inputs {[i.name for i in inputs]}, "
-                               f"the harness feeds {list(input_names)}")
-        self.output_names = match_names(list(output_names),
+                               f"the harness feeds {self.wanted_inputs}")
+        self.output_names = match_names(self.wanted_outputs,
                                         [o.name for o in self.session.get_outputs()],
                                         "output(s)", model_path)
         first = {i.name: i for i in inputs}[self.input_names[0]]
         self.max_batch = fixed_batch(first.shape[0] if first.shape else None)
 
-    def describe(self) -> str:
-        threads = self.threads or "default"
-        return (f"onnxruntime {ort.__version__}, providers: {', '.join(self.providers)}, "
-                f"intra-op threads: {threads}")
+    def runtime(self) -> str:
+        return f"onnxruntime {ort.__version__}, providers: {', '.join(self.providers)}"
 
-    def run(self, batch) -> List[np.ndarray]:
-        feeds = dict(zip(self.input_names, as_inputs(batch)))
-        return self.session.run(self.output_names, feeds)
+    def infer(self, inputs) -> List[np.ndarray]:
+        return self.session.run(self.output_names, dict(zip(self.input_names, inputs)))

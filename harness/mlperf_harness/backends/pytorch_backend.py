@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import warnings
 import zipfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List
 
 import numpy as np
 
-from mlperf_harness.backends.common import as_inputs, bare, check_model_file, first_line
+from mlperf_harness.backends.base import Backend
+from mlperf_harness.backends.common import bare, first_line
 from mlperf_harness.errors import HarnessError
 
 try:
@@ -38,25 +39,16 @@ def _is_torchscript(path: str) -> bool:
     return any(n.endswith("constants.pkl") or "/code/" in n for n in names)
 
 
-class PyTorchBackend:
+class PyTorchBackend(Backend):
     name = "pytorch"
     image_format = "NCHW"
-    max_batch = None
 
-    def __init__(
-        self,
-        model_path: str,
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        input_names: Sequence[str] = (),
-        outputs: Sequence[str] = (),
-        output_names: Sequence[str] = (),
-    ) -> None:
-        check_model_file(model_path)
-        if threads:
-            torch.set_num_threads(int(threads))
+    def load(self) -> None:
+        model_path, device = self.model_path, self.device
+        if self.threads:
+            torch.set_num_threads(self.threads)
         if device == "cpu":
-            self.device = torch.device("cpu")
+            self.torch_device = torch.device("cpu")
         else:
             if not torch.cuda.is_available():
                 raise HarnessError(
@@ -66,16 +58,17 @@ class PyTorchBackend:
             if (device == "rocm") != is_hip:
                 raise HarnessError(f"--device {device}: this torch build is for "
                                    f"{'ROCm' if is_hip else 'CUDA'}")
-            self.device = torch.device("cuda")
+            self.torch_device = torch.device("cuda")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript, torch >= 2.10
                 if _is_torchscript(model_path):
                     self.kind = "TorchScript"
-                    model = torch.jit.load(model_path, map_location=self.device)
+                    model = torch.jit.load(model_path, map_location=self.torch_device)
                 else:
                     self.kind = "pickled module"
-                    model = torch.load(model_path, map_location=self.device, weights_only=False)
+                    model = torch.load(model_path, map_location=self.torch_device,
+                                       weights_only=False)
         except Exception as exc:
             raise HarnessError(f"torch cannot load {model_path}: {first_line(exc)}") from None
         if isinstance(model, dict):
@@ -85,14 +78,13 @@ class PyTorchBackend:
         if not callable(model):
             raise HarnessError(f"{model_path} holds a {type(model).__name__}, not a model")
         self.model = model.eval() if hasattr(model, "eval") else model
-        self.input_names = list(input_names)
-        self.outputs = list(outputs) or list(output_names)
-        self.output_names = list(output_names) or list(self.outputs)
 
-    def describe(self) -> str:
-        where = "cuda" if self.device.type == "cuda" else "cpu"
-        return (f"pytorch {torch.__version__} ({self.kind}), device: {where}, "
-                f"intra-op threads: {torch.get_num_threads()}")
+    def runtime(self) -> str:
+        where = "cuda" if self.torch_device.type == "cuda" else "cpu"
+        return f"pytorch {torch.__version__} ({self.kind}), device: {where}"
+
+    def threads_in_use(self):
+        return torch.get_num_threads()
 
     def _named(self, result) -> Dict[str, object]:
         if isinstance(result, dict):
@@ -105,14 +97,14 @@ class PyTorchBackend:
             return dict(zip(self.outputs, result))
         return {self.outputs[0] if self.outputs else "output": result}
 
-    def run(self, batch) -> List[np.ndarray]:
-        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in as_inputs(batch)]
-        if self.device.type != "cpu":
-            tensors = [t.to(self.device, non_blocking=True) for t in tensors]
+    def infer(self, inputs) -> List[np.ndarray]:
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        if self.torch_device.type != "cpu":
+            tensors = [t.to(self.torch_device, non_blocking=True) for t in tensors]
         with torch.inference_mode():
             named = self._named(self.model(*tensors))
         out = []
-        for name in self.output_names:
+        for name in self.wanted_outputs:
             value = named.get(name, named.get(bare(name)))
             if value is None:
                 raise HarnessError(f"the model returned no output {name!r} "

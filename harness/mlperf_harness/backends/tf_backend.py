@@ -10,11 +10,12 @@ TensorFlow's defaults apply.
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence
+from typing import List
 
 import numpy as np
 
-from mlperf_harness.backends.common import as_inputs, check_model_file, first_line, fixed_batch
+from mlperf_harness.backends.base import Backend
+from mlperf_harness.backends.common import first_line, fixed_batch
 from mlperf_harness.errors import HarnessError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no start-up banners on stderr
@@ -29,20 +30,13 @@ def _tensor_name(name: str) -> str:
     return name if ":" in name else name + ":0"
 
 
-class TensorFlowBackend:
+class TensorFlowBackend(Backend):
     name = "tf"
     image_format = "NHWC"
 
-    def __init__(
-        self,
-        model_path: str,
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        input_names: Sequence[str] = (),
-        outputs: Sequence[str] = (),
-        output_names: Sequence[str] = (),
-    ) -> None:
-        check_model_file(model_path)
+    def load(self) -> None:
+        model_path, device, threads = self.model_path, self.device, self.threads
+        input_names, output_names = self.wanted_inputs, self.wanted_outputs
         if os.path.isdir(model_path):
             raise HarnessError(f"{model_path} is a folder; the tf backend loads a frozen graph "
                                "(.pb GraphDef) file")
@@ -75,23 +69,19 @@ class TensorFlowBackend:
         if not input_names:
             input_names = [op.name for op in self.graph.get_operations() if op.type == "Placeholder"]
         self.inputs = [tensor(n, "input") for n in input_names]
-        self.outputs = [tensor(n, "output") for n in (output_names or outputs)]
+        self.fetches = [tensor(n, "output") for n in output_names]
         config = tf.compat.v1.ConfigProto()
         if threads:
-            config.intra_op_parallelism_threads = int(threads)
-            config.inter_op_parallelism_threads = int(threads)
-        self.threads = threads
+            config.intra_op_parallelism_threads = threads
+            config.inter_op_parallelism_threads = threads
         if device == "cpu":
             config.device_count["GPU"] = 0
-        self.device = device
         self.session = tf.compat.v1.Session(graph=self.graph, config=config)
         shape = self.inputs[0].shape
         self.max_batch = fixed_batch(shape[0] if shape.rank else None)
 
-    def describe(self) -> str:
-        return (f"tensorflow {tf.__version__}, device: {self.device}, "
-                f"intra-op threads: {self.threads or 'default'}")
+    def runtime(self) -> str:
+        return f"tensorflow {tf.__version__}, device: {self.device}"
 
-    def run(self, batch) -> List[np.ndarray]:
-        feeds = dict(zip(self.inputs, as_inputs(batch)))
-        return self.session.run(self.outputs, feed_dict=feeds)
+    def infer(self, inputs) -> List[np.ndarray]:
+        return self.session.run(self.fetches, feed_dict=dict(zip(self.inputs, inputs)))

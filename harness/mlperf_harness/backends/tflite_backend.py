@@ -10,11 +10,12 @@ thread-safe, so calls are serialised (as in the reference).
 from __future__ import annotations
 
 import threading
-from typing import List, Optional, Sequence
+from typing import List
 
 import numpy as np
 
-from mlperf_harness.backends.common import as_inputs, check_model_file, first_line, match_names
+from mlperf_harness.backends.base import Backend
+from mlperf_harness.backends.common import first_line, match_names
 from mlperf_harness.errors import HarnessError
 
 try:
@@ -49,29 +50,21 @@ def _version() -> str:
         return "unknown"
 
 
-class TFLiteBackend:
+class TFLiteBackend(Backend):
     name = "tflite"
     image_format = "NHWC"
+    devices = ("cpu",)
+    threads_label = "threads"
 
-    def __init__(
-        self,
-        model_path: str,
-        device: str = "cpu",
-        threads: Optional[int] = None,
-        input_names: Sequence[str] = (),
-        outputs: Sequence[str] = (),
-        output_names: Sequence[str] = (),
-    ) -> None:
-        check_model_file(model_path)
-        if device != "cpu":
-            raise HarnessError(f"--device {device}: the tflite backend runs on the CPU only")
+    def load(self) -> None:
+        model_path, threads = self.model_path, self.threads
+        input_names = self.wanted_inputs
         try:
             self.interpreter = Interpreter(model_path=model_path,
-                                           num_threads=int(threads) if threads else None)
+                                           num_threads=threads)
             self.interpreter.allocate_tensors()
         except Exception as exc:
             raise HarnessError(f"TFLite cannot load {model_path}: {first_line(exc)}") from None
-        self.threads = threads
         details = self.interpreter.get_input_details()
         by_name = {d["name"]: d for d in details}
         names = match_names(list(input_names), list(by_name), "input(s)", model_path)
@@ -80,7 +73,7 @@ class TFLiteBackend:
                                f"the harness feeds {list(input_names)}")
         self.inputs = [by_name[n] for n in names]
         out_details = {d["name"]: d for d in self.interpreter.get_output_details()}
-        wanted = match_names(list(output_names or outputs), list(out_details), "output(s)",
+        wanted = match_names(self.wanted_outputs, list(out_details), "output(s)",
                              model_path)
         self.output_index = [out_details[n]["index"] for n in wanted]
         signature = self.inputs[0].get("shape_signature")
@@ -92,9 +85,8 @@ class TFLiteBackend:
         self._batch = int(self.inputs[0]["shape"][0])
         self._lock = threading.Lock()
 
-    def describe(self) -> str:
-        return (f"tflite ({_RUNTIME} {_version()}), device: cpu, "
-                f"threads: {self.threads or 'default'}")
+    def runtime(self) -> str:
+        return f"tflite ({_RUNTIME} {_version()}), device: cpu"
 
     def _resize(self, size: int) -> None:
         if size == self._batch:
@@ -108,8 +100,7 @@ class TFLiteBackend:
         self.interpreter.allocate_tensors()
         self._batch = size
 
-    def run(self, batch) -> List[np.ndarray]:
-        arrays = as_inputs(batch)
+    def infer(self, arrays) -> List[np.ndarray]:
         with self._lock:
             self._resize(int(arrays[0].shape[0]))
             for detail, array in zip(self.inputs, arrays):
