@@ -154,7 +154,7 @@ class Case:
                 sut.destroy()
                 self.last_stats = sut.stats_line()
                 lg.DestroyQSL(qsl_handle)
-            return results.read_summary(Path(out) / results.SUMMARY)
+            return results.read_summary(Path(out) / results.SUMMARY).raw
 
     def harness_offline(self, n_samples: int, prefetch: bool = False) -> float:
         summary = self.loadgen("Offline", n_samples, prefetch=prefetch)

@@ -22,7 +22,7 @@ SAMPLE = {
     "test_query_count": 37, "max_batchsize": 4, "threads": 2, "target_qps": 12.5,
     "offline_target_qps": 123.0, "server_target_qps": 0.5, "target_latency": 40.0,
     "singlestream_target_latency": 2.0, "multistream_target_latency": 1e-3, "run_style": "test",
-    "dataset_args": "cache_dir=/tmp/c,layout=NHWC",
+    "dataset_args": "cache_dir=/tmp/c,layout=NHWC", "batch_timeout_ms": 2.5, "find_peak": True,
 }
 
 
@@ -42,10 +42,13 @@ def test_round_trip_each_setting(setting):
     values[setting.name] = SAMPLE[setting.name]
     if setting.scenarios:
         values["scenario"] = setting.scenarios[0]
+    if setting.type is bool:  # a switch: no value on the command line
+        values["mode"] = "performance"
     settings = BenchmarkSettings(**values)
     argv = settings.to_argv()
-    assert argv[argv.index(setting.flag) + 1] == (
-        f"{SAMPLE[setting.name]:g}" if setting.type is float else str(SAMPLE[setting.name]))
+    if setting.type is not bool:
+        assert argv[argv.index(setting.flag) + 1] == (
+            f"{SAMPLE[setting.name]:g}" if setting.type is float else str(SAMPLE[setting.name]))
     parsed = BenchmarkSettings.from_argv(argv)
     assert getattr(parsed, setting.name) == SAMPLE[setting.name]
 
@@ -55,8 +58,11 @@ def test_aliases_parse_like_the_flag(setting):
     extra = ["--scenario", setting.scenarios[0]] if setting.scenarios else []
     base = [x for name, value in REQUIRED.items() if name != setting.name
             for x in ("--" + name, value)]
+    if setting.type is bool:
+        extra += ["--mode", "performance"]
     for spelling in setting.spellings:
-        parsed = BenchmarkSettings.from_argv(base + extra + [spelling, str(SAMPLE[setting.name])])
+        value = [] if setting.type is bool else [str(SAMPLE[setting.name])]
+        parsed = BenchmarkSettings.from_argv(base + extra + [spelling] + value)
         assert str(getattr(parsed, setting.name)) == str(SAMPLE[setting.name])
 
 
