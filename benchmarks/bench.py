@@ -11,7 +11,8 @@ backend object:
 - raw SingleStream: p90 of one-sample backend calls;
 - harness SingleStream: LoadGen's SingleStream p90 on the SUT;
 - Server peak: mlperf_harness.find_peak.search over LoadGen Server runs on the
-  SUT at the model's MLPerf latency bound, started from the harness Offline.
+  SUT at the model's MLPerf latency bound, for the ratio target / harness
+  Offline throughput (an Offline run right before each Server step).
 
 LoadGen runs in this process with settings made in code (no mlperf.conf),
 so A and B can be interleaved: every ratio pairs runs made moments apart.
@@ -164,12 +165,22 @@ class Case:
         summary = self.loadgen("SingleStream", queries)
         return float(summary["90.00 percentile latency (ns)"]) / 1e6
 
-    def server_peak(self, start_qps: float, prefetch: bool = False,
+    def server_peak(self, offline_samples: int, prefetch: bool = False,
                     batch_timeout_ms: Optional[float] = None, duration_ms: int = 1000,
                     max_steps: int = 8, tolerance: float = 0.03):
-        def valid(qps: float) -> bool:
-            summary = self.loadgen("Server", 500, target_qps=qps, prefetch=prefetch,
-                                   batch_timeout_ms=batch_timeout_ms, min_duration_ms=duration_ms)
-            return summary.get("Result is") == "VALID"
+        """find-peak's search over r = Server target / Offline throughput: every step
+        measures the harness Offline first and runs Server at r times it, so each
+        step's ratio is made of runs moments apart. Returns (search over r, readings)."""
+        readings = []
 
-        return search(valid, start_qps, max_steps=max_steps, tolerance=tolerance)
+        def valid(ratio: float) -> bool:
+            offline = self.harness_offline(offline_samples, prefetch=prefetch)
+            summary = self.loadgen("Server", 500, target_qps=ratio * offline, prefetch=prefetch,
+                                   batch_timeout_ms=batch_timeout_ms, min_duration_ms=duration_ms)
+            ok = summary.get("Result is") == "VALID"
+            readings.append({"ratio": ratio, "offline": offline, "target_qps": ratio * offline,
+                             "valid": ok, "p99_ms": float(summary.get(
+                                 "99.00 percentile latency (ns)", "nan")) / 1e6})
+            return ok
+
+        return search(valid, 1.0, max_steps=max_steps, tolerance=tolerance), readings

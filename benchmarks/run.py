@@ -13,8 +13,8 @@ stand-in for it), in one process (see bench.py):
 - SingleStream p90 overhead: harness p90 - raw one-sample call p90, in ms;
 - Server peak/Offline: the highest VALID Server target (find-peak's search,
   at the model's MLPerf latency bound) over the harness's Offline throughput
-  at the same max batch, measured just before and after the search; and the
-  same with batch_timeout_ms 0 (the pool runs whatever is waiting at once).
+  at the same max batch, each step's Offline measured right before it; and
+  the same with batch_timeout_ms 0 (the pool runs whatever is waiting at once).
 
 Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
@@ -47,9 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite", help="comma-separated")
     p.add_argument("--batch-size", type=int, default=32, help="max batch (Offline and Server)")
     p.add_argument("--threads", type=int, help="framework intra-op threads (default: its own)")
-    p.add_argument("--rounds", type=int, default=3, help="Offline and SingleStream pairs")
+    p.add_argument("--rounds", type=int, default=5, help="Offline and SingleStream pairs")
     p.add_argument("--server-rounds", type=int, default=1, help="peak searches per timeout; 0: none")
-    p.add_argument("--offline-samples", type=int, default=2048)
+    p.add_argument("--offline-samples", type=int, default=1024)
     p.add_argument("--singlestream-queries", type=int, default=1000)
     p.add_argument("--samples", type=int, default=64, help="stand-in dataset size")
     p.add_argument("--prefetch", action="store_true", help="the SUT gathers ahead (Server, Offline)")
@@ -77,21 +77,29 @@ def summary(values):
             "max": round(max(values), 4), "n": len(values)}
 
 
+def pair(raw, harness, raw_first: bool):
+    """(raw(), harness()), run in the given order."""
+    if raw_first:
+        first = raw()
+        return first, harness()
+    second = harness()
+    return raw(), second
+
+
 def measure(case: "bench.Case", args) -> dict:
-    pf = args.prefetch
-    offline = [(case.raw_offline(args.offline_samples),
-                case.harness_offline(args.offline_samples, prefetch=pf)) for _ in range(args.rounds)]
-    single = [(case.raw_singlestream_p90_ms(args.singlestream_queries),
-               case.harness_singlestream_p90_ms(args.singlestream_queries))
-              for _ in range(args.rounds)]
+    pf, n_off, n_ss = args.prefetch, args.offline_samples, args.singlestream_queries
+    offline, single = [], []
+    for n in range(args.rounds):  # alternate which goes first: drift cancels out
+        offline.append(pair(lambda: case.raw_offline(n_off),
+                            lambda: case.harness_offline(n_off, prefetch=pf), n % 2 == 0))
+        single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
+                           lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
     server = {"default": [], "timeout_0": []}
     for _ in range(args.server_rounds):
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
-            before = case.harness_offline(args.offline_samples, prefetch=pf)
-            found = case.server_peak(before, prefetch=pf, batch_timeout_ms=timeout)
-            after = case.harness_offline(args.offline_samples, prefetch=pf)
-            server[label].append({"peak_qps": found.peak, "offline_before": before,
-                                  "offline_after": after, "steps": found.steps})
+            found, readings = case.server_peak(args.offline_samples, prefetch=pf,
+                                               batch_timeout_ms=timeout)
+            server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
         "batch_size": args.batch_size, "cpus": os.cpu_count(), "prefetch": pf,
@@ -101,8 +109,7 @@ def measure(case: "bench.Case", args) -> dict:
         "offline_harness_over_raw": summary([h / r for r, h in offline]),
         "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
         **{f"server_peak_over_offline{'' if k == 'default' else '_' + k}": summary(
-            [(s["peak_qps"] or 0.0) / ((s["offline_before"] + s["offline_after"]) / 2)
-             for s in v]) for k, v in server.items()},
+            [s["peak_over_offline"] for s in v]) for k, v in server.items()},
     }
 
 

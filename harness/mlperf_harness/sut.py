@@ -91,11 +91,13 @@ class SystemUnderTest:
     # LoadGen callbacks -------------------------------------------------
     def issue_queries(self, samples) -> None:
         try:
-            if self.pool is None:
+            if self.pool is not None:
+                self.pool.submit(samples)
+            elif len(samples) == 1:
+                self._run_one(samples[0])
+            else:
                 for start in range(0, len(samples), self.max_batchsize):
                     self.run_batch(samples[start:start + self.max_batchsize])
-            else:
-                self.pool.submit(samples)
         except BaseException as exc:
             self.on_error(f"inference failed: {describe(exc)}")
 
@@ -108,6 +110,18 @@ class SystemUnderTest:
 
     def _prepare(self, samples: Sequence, slot: int):
         return self.qsl.gather([s.index for s in samples], slot=slot)
+
+    def _run_one(self, sample) -> None:
+        """SingleStream's path: one sample, inline on LoadGen's thread (nothing else
+        runs meanwhile, so no lock), as little Python as possible around the backend."""
+        results = np.ascontiguousarray(
+            self.postprocess(self.backend.run(self.qsl.gather((sample.index,)))))
+        if results.shape[0] != 1:
+            raise RuntimeError(f"backend returned {results.shape[0]} results for a batch of 1")
+        self._complete_fn([self._response(sample.id, results.ctypes.data, results.nbytes)])
+        self.completed += 1
+        self.batches += 1
+        self.largest_batch = 1
 
     def _execute(self, samples: Sequence, batch=None) -> None:
         if batch is None:
@@ -132,7 +146,8 @@ class SystemUnderTest:
         base = results.ctypes.data
         responses = [self._response(s.id, base + n * size, size) for n, s in enumerate(samples)]
         self._complete_fn(responses)  # copies the bytes; ``results`` lives until here
-        self.completed += len(samples)
+        with self._stats:
+            self.completed += len(samples)
 
     # LoadGen registration --------------------------------------------------
     def construct(self):
