@@ -23,13 +23,14 @@ from __future__ import annotations
 import importlib
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
 
-from mlperf_harness import backends, datasets, models, results
+from mlperf_harness import backends, models, results
 from mlperf_harness.find_peak import search
 from mlperf_harness.qsl import SampleLibrary
 from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
@@ -43,8 +44,8 @@ MODELS = {
 LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow")}
-# Where the generators live (first found wins): they may move with the models.
-GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin", "launcher.standins.{}")
+# Where the generators live (first found wins).
+GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
 
 
 def available(backend: str) -> bool:
@@ -78,9 +79,8 @@ class Case:
             backend, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
             output_names=self.info.output_names)
-        dataset = datasets.open_dataset(
-            self.info.dataset, info["dataset_path"],
-            layout=getattr(self.backend, "image_format", "NCHW"))
+        dataset = self.info.open_dataset(info["dataset_path"],
+                                         layout=getattr(self.backend, "image_format", "NCHW"))
         self.count = len(dataset)
         self.qsl = SampleLibrary(dataset, self.count)
         self.qsl.load_samples(list(range(self.count)))
@@ -94,7 +94,26 @@ class Case:
         return self.backend.describe()
 
     # raw ---------------------------------------------------------------------
+    @staticmethod
+    def _on_a_thread(func):
+        """Run ``func`` on a fresh thread, as the SUT's worker (and LoadGen's
+        thread) run the backend: some frameworks (TorchScript) behave
+        differently on the main thread."""
+        out = []
+        thread = threading.Thread(target=lambda: out.append(func()), name="raw")
+        thread.start()
+        thread.join()
+        if not out:
+            raise RuntimeError("the raw measurement failed (see above)")
+        return out[0]
+
     def raw_offline(self, n_samples: int) -> float:
+        return self._on_a_thread(lambda: self._raw_offline(n_samples))
+
+    def raw_singlestream_p90_ms(self, queries: int) -> float:
+        return self._on_a_thread(lambda: self._raw_singlestream_p90_ms(queries))
+
+    def _raw_offline(self, n_samples: int) -> float:
         """samples/s: gather + run + postprocess per batch, back to back."""
         order = self._rng.integers(0, self.count, n_samples).tolist()
         post, run, gather = self.info.postprocess, self.backend.run, self.qsl.gather
@@ -103,7 +122,7 @@ class Case:
             np.ascontiguousarray(post(run(gather(order[first:first + self.batch]))))
         return n_samples / (time.perf_counter() - start)
 
-    def raw_singlestream_p90_ms(self, queries: int) -> float:
+    def _raw_singlestream_p90_ms(self, queries: int) -> float:
         order = self._rng.integers(0, self.count, queries).tolist()
         run, gather = self.backend.run, self.qsl.gather
         times = []

@@ -12,7 +12,9 @@ from .spec import Artifact
 
 def standin(name: str, cache: Path, log=print) -> Path:
     """The generated stand-in `name` (model/, dataset/, expected.json), made once per generator version."""
-    module = importlib.import_module(f"launcher.standins.{name}")
+    from mlperf_harness.models import standin_module
+
+    module = importlib.import_module(standin_module(name))
     target = cache / "standins" / f"{name}-{_source_digest(module)}"
     if (target / "expected.json").exists():
         return target
@@ -27,11 +29,10 @@ def standin(name: str, cache: Path, log=print) -> Path:
 
 def _source_digest(module) -> str:
     """A stand-in is regenerated when any generator or the harness dataset code it relies on changes."""
-    import mlperf_harness.datasets as datasets
+    import mlperf_harness.models as models
 
     digest = hashlib.sha256()
-    standins = Path(__file__).parent / "standins"
-    sources = sorted(standins.glob("*.py")) + sorted(Path(datasets.__file__).parent.glob("*.py"))
+    sources = sorted(Path(models.__file__).parent.rglob("*.py"))  # generators and dataset code
     for source in sources:
         digest.update(source.read_bytes())
     return digest.hexdigest()[:12]

@@ -1,24 +1,29 @@
 """In-container MLPerf inference harness (LoadGen + a framework backend).
 
 Runs inside the benchmark image, which provides only python3, numpy, pillow,
-mlcommons-loadgen and the framework; import nothing else.
+pyyaml, mlcommons-loadgen and the framework; import nothing else.
 
     python -m mlperf_harness --help
 
 Modules, one job each:
-    cli               arguments -> RunPlan; exit codes
-    plan              RunPlan / TestSpec, scenario and mode names
+    contract          the launcher <-> harness contract (stdlib only): every benchmark
+                      setting (BenchmarkSettings: to_argv / from_argv / validate), in-image
+                      paths, results tree; loadgen_logs: the one LoadGen log reader
+    cli               arguments (contract) -> RunPlan; exit codes
+    plan              RunPlan / TestSpec
     runner            checks, results folders, one child process per test, report lines
-    single_test       the child: one LoadGen test (python -m mlperf_harness.single_test)
+    loadgen_child     the child: one LoadGen test (python -m mlperf_harness.loadgen_child)
     loadgen_settings  user.conf text, TestSettings and LogSettings
     sut / workers     the system under test and its worker pool (Server: never blocks LoadGen)
     qsl               query sample library (preprocessed samples in RAM)
-    models            model table: LoadGen key, sample counts, I/O names, postprocess
-    datasets/         dataset readers and preprocessing (imagenet; squad + wordpiece for bert);
-                      --dataset-args options per dataset
-    backends/         framework backends by name (onnxruntime, pytorch, tf, tflite)
-    accuracy/         accuracy scripts (imagenet top-1, squad F1/EM; also python -m)
-    results, report   results tree layout; summary -> one-line result
+    models/           the model table: data facts read from images.yaml, code facts from
+                      one folder per model family (models/resnet50/, models/bert/: dataset,
+                      pre/post-processing, accuracy script, --dataset_args, stand-in
+                      generators -- host only)
+    backends/         framework backends by name on one base class (onnxruntime, pytorch,
+                      tf, tflite)
+    results, report   writing the results tree; summary -> one-line result
+    standin_cli       the command line the stand-in generators share (host only)
     errors            HarnessError and the abort path for callbacks
 """
 

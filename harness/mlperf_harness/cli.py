@@ -21,7 +21,6 @@ from typing import List, Optional
 
 from mlperf_harness import __version__
 from mlperf_harness.contract import BenchmarkSettings
-from mlperf_harness.datasets import parse_dataset_args
 from mlperf_harness.errors import AlreadyReported, HarnessError, UsageError, describe
 from mlperf_harness.models import get_model, supported_models
 from mlperf_harness.plan import RunPlan
@@ -38,11 +37,16 @@ def parse_plan(argv: Optional[List[str]] = None) -> RunPlan:
     """The harness's parser IS the contract's: BenchmarkSettings.from_argv, then the checks
     that need the model table (model name, --dataset_args keys)."""
     settings = BenchmarkSettings.from_argv(argv, prog=PROG, version=f"mlperf_harness {__version__}")
-    if settings.model not in supported_models():
-        _usage_error(f"argument --model: invalid choice: {settings.model!r} "
-                     f"(choose from {', '.join(supported_models())})")
     try:
-        dataset_args = parse_dataset_args(get_model(settings.model).dataset, settings.dataset_args)
+        supported = supported_models()
+    except HarnessError as exc:  # no readable images.yaml: a broken image, not a usage error
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+    if settings.model not in supported:
+        _usage_error(f"argument --model: invalid choice: {settings.model!r} "
+                     f"(choose from {', '.join(supported)})")
+    try:
+        dataset_args = get_model(settings.model).parse_dataset_args(settings.dataset_args)
     except HarnessError as exc:
         _usage_error(str(exc))
     return RunPlan.from_settings(settings, dataset_args)

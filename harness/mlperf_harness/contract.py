@@ -58,6 +58,9 @@ class Setting:
     scenarios: Tuple[str, ...] = ()  # the scenarios the flag applies to; empty = all
     required: bool = False  # the harness needs it (the launcher always passes it)
     metavar: Optional[str] = None
+    # The launcher computes it (from the variation, its mounts, --hw_name): not one of its
+    # run flags. The run flags are RUN_FLAGS, the other settings.
+    computed: bool = False
 
     @property
     def flag(self) -> str:
@@ -105,15 +108,19 @@ _QPS = dict(minimum=POSITIVE, maximum=1e9)
 _LATENCY = dict(minimum=POSITIVE, maximum=1e7)  # ms; 1e7 is about 2.8 hours
 
 SETTINGS: Tuple[Setting, ...] = (
-    Setting("model", str, "MLPerf model name (results folder name)", default="resnet50"),
+    Setting("model", str, "MLPerf model name (results folder name)", default="resnet50",
+            computed=True),
     Setting("backend", str, "framework (tensorflow = tf)", default="onnxruntime",
-            choices=BACKENDS),
-    Setting("device", str, "device", default="cpu", choices=DEVICES),
-    Setting("model_path", str, "model file", aliases=("--model-path",), required=True),
-    Setting("dataset_path", str, "dataset folder", aliases=("--dataset-path",), required=True),
+            choices=BACKENDS, computed=True),
+    Setting("device", str, "device", default="cpu", choices=DEVICES, computed=True),
+    Setting("model_path", str, "model file", aliases=("--model-path",), required=True,
+            computed=True),
+    Setting("dataset_path", str, "dataset folder", aliases=("--dataset-path",), required=True,
+            computed=True),
     Setting("output_dir", str, "results root (a fresh folder)", aliases=("--output-dir",),
-            required=True),
-    Setting("system", str, "system name (results folder)", default="default_system"),
+            required=True, computed=True),
+    Setting("system", str, "system name (results folder)", default="default_system",
+            computed=True),
     Setting("scenario", str, "Offline, Server, SingleStream, MultiStream (case-insensitive); "
             "repeat or comma-separate to run several (default: Offline)", default="Offline",
             metavar="SCENARIO"),
@@ -159,6 +166,7 @@ SETTINGS: Tuple[Setting, ...] = (
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
+RUN_FLAGS = tuple(s for s in SETTINGS if not s.computed)  # what a user of the launcher sets
 
 
 def normalize_scenario(text: str) -> str:

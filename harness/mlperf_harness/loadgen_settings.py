@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Sequence
 
+# target_latency: the expected latency for SingleStream/MultiStream, the latency bound for
+# Server (LoadGen's server_target_latency_ns; mlperf.conf sets the MLPerf one).
+from mlperf_harness.contract import LATENCY_SCENARIOS, QPS_SCENARIOS
 from mlperf_harness.errors import HarnessError
 
 # FromConfig does not raise; it returns a negative errno.
 _FROMCONFIG_ERRORS = {-2: "file not found", -22: "invalid value"}
-
-# target_latency: the expected latency for SingleStream/MultiStream, the latency bound for
-# Server (LoadGen's server_target_latency_ns; mlperf.conf sets the MLPerf one).
-_LATENCY_SCENARIOS = ("SingleStream", "MultiStream", "Server")
-_QPS_SCENARIOS = ("Offline", "Server")
 
 # Server in the test style needs some arrival rate; LoadGen's default (1 qps)
 # would make a 500-query test last 500 s. Used only when --target-qps is absent.
@@ -68,9 +66,9 @@ def user_conf_text(
             put("performance_sample_count_override", perf_count)
     else:
         raise HarnessError(f"unknown run style {run_style!r}")
-    if target_qps is not None and scenario in _QPS_SCENARIOS:
+    if target_qps is not None and scenario in QPS_SCENARIOS:
         put("target_qps", target_qps)
-    if target_latency_ms is not None and scenario in _LATENCY_SCENARIOS:
+    if target_latency_ms is not None and scenario in LATENCY_SCENARIOS:
         put("target_latency", target_latency_ms)
     return "\n".join(lines) + "\n"
 
@@ -78,9 +76,9 @@ def user_conf_text(
 def ignored_targets(scenario: str, target_qps, target_latency_ms) -> List[str]:
     """Flags given that do not apply to ``scenario`` (for a warning)."""
     ignored = []
-    if target_qps is not None and scenario not in _QPS_SCENARIOS:
+    if target_qps is not None and scenario not in QPS_SCENARIOS:
         ignored.append("--target-qps")
-    if target_latency_ms is not None and scenario not in _LATENCY_SCENARIOS:
+    if target_latency_ms is not None and scenario not in LATENCY_SCENARIOS:
         ignored.append("--target-latency-ms")
     return ignored
 

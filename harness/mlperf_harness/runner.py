@@ -11,10 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Tuple
 
-from mlperf_harness import datasets, find_peak, loadgen_settings, models, report, results
-from mlperf_harness.accuracy import scorer
+from mlperf_harness import find_peak, loadgen_settings, models, report, results
 from mlperf_harness.errors import AlreadyReported, HarnessError
-from mlperf_harness.plan import LATENCY_SCENARIOS, QPS_SCENARIOS, RunPlan, TestSpec
+from mlperf_harness.plan import RunPlan, TestSpec
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -36,19 +35,14 @@ def _notes(plan: RunPlan) -> List[str]:
 
 
 def _warnings(plan: RunPlan) -> List[str]:
+    """Generic targets given for a scenario they do not apply to (a flag that applies to no
+    scenario run, like a scenario-specific one whose scenario is not run, is a usage error)."""
     out = []
     for scenario in plan.scenarios:
-        ignored = []
-        if plan.target_qps is not None and scenario not in QPS_SCENARIOS:
-            ignored.append("--target-qps")
-        if plan.target_latency_ms is not None and scenario not in LATENCY_SCENARIOS:
-            ignored.append("--target-latency-ms")
+        ignored = loadgen_settings.ignored_targets(scenario, plan.target_qps,
+                                                   plan.target_latency_ms)
         if ignored:
             out.append(f"{' and '.join(ignored)} do(es) not apply to {scenario}; ignored")
-    for scenario in list(plan.scenario_target_qps) + list(plan.scenario_target_latency_ms):
-        if scenario not in plan.scenarios:
-            kind = "target-qps" if scenario in plan.scenario_target_qps else "target-latency-ms"
-            out.append(f"--{scenario.lower()}-{kind}: {scenario} is not run; ignored")
     return out
 
 
@@ -60,7 +54,7 @@ def run_plan(plan: RunPlan) -> int:
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
     # Opened here for its size and the accuracy script; the tests open their own copy.
-    dataset = datasets.open_dataset(model.dataset, plan.dataset_path, plan.count,
+    dataset = model.open_dataset(plan.dataset_path, plan.count,
                                     model_path=plan.model_path, **plan.dataset_args)
     total = len(dataset)
     perf_count = models.perf_sample_count(model, total)
@@ -145,7 +139,7 @@ def _child_env() -> dict:
 def _run_child(spec: TestSpec) -> None:
     """Run one test; raise HarnessError (or exit quietly if the child already
     printed its own ``error:`` line) when it fails."""
-    command = [sys.executable, "-m", "mlperf_harness.single_test", "--spec", spec.to_json()]
+    command = [sys.executable, "-m", "mlperf_harness.loadgen_child", "--spec", spec.to_json()]
     label = f"{spec.scenario} {spec.mode}"
     proc = subprocess.Popen(command, cwd=spec.test_dir, env=_child_env(),
                             stderr=subprocess.PIPE, text=True, errors="replace")
@@ -187,7 +181,7 @@ def _finish_test(spec: TestSpec, folder: Path, model, dataset) -> None:
                            f"{', '.join(missing)} in {folder}")
     summary = results.read_summary(folder / results.SUMMARY)
     if spec.mode == "accuracy":
-        outcome = scorer(model.accuracy).score(folder / results.ACCURACY_LOG, dataset,
+        outcome = model.scorer().score(folder / results.ACCURACY_LOG, dataset,
                                                expect_total=spec.total_count)
         (folder / results.ACCURACY_TXT).write_text(outcome.accuracy_txt(), encoding="utf-8")
         print(f"{spec.scenario} accuracy: {outcome.line()}", flush=True)

@@ -15,7 +15,7 @@ for _path in (str(_REPO / "harness"), str(_REPO), str(Path(__file__).resolve().p
 @pytest.fixture(scope="session")
 def standin(tmp_path_factory):
     """A 60-sample resnet50 stand-in (onnxruntime model + dataset + expected.json)."""
-    from launcher.standins.resnet50 import generate
+    from mlperf_harness.models.resnet50.standin import generate
 
     out = tmp_path_factory.mktemp("standin")
     info = generate(out, n_samples=60, top1_fraction=0.75, seed=0)
@@ -41,7 +41,7 @@ def backend_models(standin):
     """backend -> the resnet50 stand-in model in its format (same weights as the
     ONNX one; the dataset is the onnxruntime stand-in's, the same for all).
     Backends whose framework is not installed on the host are left out."""
-    from launcher.standins.resnet50 import MODEL_FILES, export_model
+    from mlperf_harness.models.resnet50.standin import MODEL_FILES, export_model
 
     models = {"onnxruntime": Path(standin["model_path"])}
     for backend in ("pytorch", "tf", "tflite"):
@@ -54,7 +54,7 @@ def backend_models(standin):
 @pytest.fixture(scope="session")
 def bert_standin(tmp_path_factory):
     """The bert stand-in (60 questions), with both model formats."""
-    from launcher.standins import bert
+    from mlperf_harness.models.bert import standin as bert
 
     out = tmp_path_factory.mktemp("bert")
     info = bert.generate(out, backend="onnxruntime")

@@ -10,13 +10,14 @@ REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "harness"
 
 
-def harness_env() -> dict:
-    """Environment for running ``python -m mlperf_harness`` as a subprocess."""
+def harness_env(extra=None) -> dict:
+    """Environment for running ``python -m mlperf_harness`` as a subprocess (plus ``extra``)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(HARNESS), str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("MLPERF_HARNESS_DEBUG", None)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra or {})
     return env
 
 
@@ -24,9 +25,16 @@ def harness_command(*args) -> list:
     return [sys.executable, "-m", "mlperf_harness", *map(str, args)]
 
 
-def run_harness(args, cwd, timeout=240):
-    return subprocess.run(harness_command(*args), cwd=cwd, env=harness_env(),
+def run_python(args, cwd=None, timeout=60, env=None):
+    """``python ARGS`` with the harness importable (e.g. ["-m", "mlperf_harness.x", ...],
+    ["-c", CODE, ...]); output captured as text; ``env``: extra variables."""
+    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=harness_env(env),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_harness(args, cwd, timeout=240, env=None):
+    """``python -m mlperf_harness ARGS``: the harness as the launcher runs it."""
+    return run_python(["-m", "mlperf_harness", *args], cwd=cwd, timeout=timeout, env=env)
 
 
 def start_harness(args, cwd):

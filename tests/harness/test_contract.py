@@ -2,12 +2,11 @@
 the results tree and the LoadGen log readers."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from harness_test_support import run_python
 from mlperf_harness import contract
 from mlperf_harness.contract import (SETTINGS, BenchmarkSettings, SettingsError, read_accuracy,
                                      read_detail, read_summary)
@@ -81,6 +80,13 @@ def test_from_argv_fills_defaults():
     assert parsed.scenarios == ["Offline"] and parsed.modes == ["accuracy"]
 
 
+def test_run_flags_are_the_launchers_benchmark_flags():
+    assert [s.name for s in contract.RUN_FLAGS] == [
+        "scenario", "mode", "count", "test_query_count", "max_batchsize", "threads", "target_qps",
+        "offline_target_qps", "server_target_qps", "target_latency", "singlestream_target_latency",
+        "multistream_target_latency", "run_style", "dataset_args", "batch_timeout_ms", "find_peak"]
+
+
 def test_spellings_and_flag():
     by_name = contract.BY_NAME
     assert by_name["threads"].spellings == ("--threads", "--num_threads")
@@ -149,10 +155,9 @@ def test_contract_imports_only_the_standard_library():
     code = ("import sys; import mlperf_harness.contract; "
             "bad = [m for m in ('numpy', 'yaml', 'PIL', 'mlperf_loadgen') if m in sys.modules]; "
             "print(bad)")
-    harness = Path(contract.__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"PYTHONPATH": str(harness)}, check=True).stdout
-    assert out.strip() == "[]"
+    proc = run_python(["-c", code])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
 SUMMARY_SERVER = """================================================

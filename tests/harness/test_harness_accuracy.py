@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from mlperf_harness.accuracy import imagenet as acc
+from mlperf_harness.models.resnet50 import accuracy as acc
 from mlperf_harness.errors import HarnessError
 
 

@@ -2,17 +2,10 @@
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from harness_test_support import harness_env
-
-
-def _run(args, cwd, timeout=240):
-    return subprocess.run([sys.executable, "-m", "mlperf_harness"] + args, cwd=cwd,
-                          env=harness_env(), capture_output=True, text=True, timeout=timeout)
+from harness_test_support import run_harness as _run
 
 
 def _args(standin, out, *extra):

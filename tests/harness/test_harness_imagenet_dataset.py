@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlperf_harness.datasets.imagenet import (MEANS, DatasetError, ImagenetDataset, parse_val_map,
+from mlperf_harness.models.resnet50.dataset import (MEANS, DatasetError, ImagenetDataset, parse_val_map,
                                               preprocess, read_labels)
 
 

@@ -1,10 +1,8 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
-from harness_test_support import harness_env
+from harness_test_support import run_python
 from mlperf_harness.loadgen_settings import ignored_targets, user_conf_text
 
 
@@ -71,8 +69,7 @@ print(json.dumps({"min_query_count": s.min_query_count, "max_query_count": s.max
 
 
 def _probe(conf_path, scenario):
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(conf_path), scenario],
-                         capture_output=True, text=True, env=harness_env(), timeout=60)
+    out = run_python(["-c", _PROBE, conf_path, scenario])
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -9,7 +9,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from mlperf_harness.models import argmax_labels
+from mlperf_harness.models.resnet50 import argmax_labels
 from mlperf_harness.qsl import SampleLibrary
 from mlperf_harness.sut import BATCH_TIMEOUT_FRACTION, SystemUnderTest, server_batch_timeout_s
 from mlperf_harness.workers import WorkerPool

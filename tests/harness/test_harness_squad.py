@@ -3,16 +3,14 @@ the SQuAD v1.1 metric, and bert-99 / bert-99.9 end to end on the stand-in."""
 
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from harness_test_support import finish, harness_env, mllog, start_harness, test_folder
-from mlperf_harness.accuracy import squad as acc
-from mlperf_harness.datasets import squad
-from mlperf_harness.datasets.wordpiece import WordPieceTokenizer, basic_tokenize
+from harness_test_support import finish, mllog, run_python, start_harness, test_folder
+from mlperf_harness.models.bert import accuracy as acc
+from mlperf_harness.models.bert import dataset as squad
+from mlperf_harness.models.bert.wordpiece import WordPieceTokenizer, basic_tokenize
 from mlperf_harness.errors import CountError, HarnessError
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "hello", "world",
@@ -185,10 +183,10 @@ def test_accuracy_script_reproduces_accuracy_txt(bert_runs, bert_standin, tmp_pa
     proc, out = bert_runs["ort"]
     assert proc.returncode == 0
     log = test_folder(out, "box", "bert-99", "Offline", "accuracy") / "mlperf_log_accuracy.json"
-    cmd = [sys.executable, "-m", "mlperf_harness.accuracy.squad", "--log", str(log),
-           "--dataset-path", bert_standin["dataset_path"], "--output", str(tmp_path / "acc.txt"),
-           "--predictions", str(tmp_path / "predictions.json")]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=harness_env(), timeout=60)
+    done = run_python(["-m", "mlperf_harness.models.bert.accuracy", "--log", log,
+                       "--dataset-path", bert_standin["dataset_path"],
+                       "--output", tmp_path / "acc.txt",
+                       "--predictions", tmp_path / "predictions.json"])
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "acc.txt").read_text() == (log.parent / "accuracy.txt").read_text()
     predictions = json.loads((tmp_path / "predictions.json").read_text())

@@ -5,8 +5,9 @@ import numpy as np
 import onnx
 import pytest
 
-from launcher.standins import resnet50 as generator
-from mlperf_harness.datasets.imagenet import ImagenetDataset
+from mlperf_harness.models import standin_module
+from mlperf_harness.models.resnet50 import standin as generator
+from mlperf_harness.models.resnet50.dataset import ImagenetDataset
 
 
 def _digest(root):
@@ -123,13 +124,13 @@ def test_launcher_entries_share_the_generator_source():
     import importlib
 
     for name in ("resnet50_pytorch", "resnet50_tf", "resnet50_tflite", "bert_pytorch"):
-        module = importlib.import_module(f"launcher.standins.{name}")
-        base = importlib.import_module(f"launcher.standins.{name.split('_')[0]}")
+        module = importlib.import_module(standin_module(name))
+        base = importlib.import_module(standin_module(name.split('_')[0]))
         assert module.__file__ == base.__file__ and callable(module.generate)
 
 
 def test_bert_standin_is_deterministic(tmp_path):
-    from launcher.standins import bert
+    from mlperf_harness.models.bert import standin as bert
 
     a = bert.generate(tmp_path / "a", n_questions=12, seed=2)
     b = bert.generate(tmp_path / "b", n_questions=12, seed=2)

@@ -5,7 +5,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from mlperf_harness.models import argmax_labels
+from mlperf_harness.models.resnet50 import argmax_labels
 from mlperf_harness.qsl import SampleLibrary
 from mlperf_harness.sut import SystemUnderTest
 
@@ -125,7 +125,7 @@ _LOADGEN_FAILURE = """
 import sys
 import numpy as np
 from mlperf_harness import loadgen_settings
-from mlperf_harness.models import argmax_labels
+from mlperf_harness.models.resnet50 import argmax_labels
 from mlperf_harness.qsl import SampleLibrary
 from mlperf_harness.sut import SystemUnderTest
 import mlperf_loadgen as lg
@@ -158,14 +158,9 @@ print("StartTest returned")
 def test_failing_backend_under_loadgen_exits_cleanly(tmp_path, scenario):
     """A backend failing mid-test must end the process with one error line:
     no hang (uncompleted query) and no abort (exception in a callback)."""
-    import subprocess
-    import sys
+    from harness_test_support import run_python
 
-    from harness_test_support import harness_env
-
-    proc = subprocess.run([sys.executable, "-c", _LOADGEN_FAILURE, scenario, str(tmp_path),
-                           str(tmp_path / "user.conf")],
-                          capture_output=True, text=True, env=harness_env(), timeout=60)
+    proc = run_python(["-c", _LOADGEN_FAILURE, scenario, tmp_path, tmp_path / "user.conf"])
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "StartTest returned" not in proc.stdout
     assert proc.stderr.strip().splitlines() == ["error: inference failed: RuntimeError: device lost"]

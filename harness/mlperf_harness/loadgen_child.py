@@ -1,6 +1,6 @@
 """One LoadGen test (one scenario x one mode) in a process of its own.
 
-    python -m mlperf_harness.single_test --spec '<TestSpec JSON>'
+    python -m mlperf_harness.loadgen_child --spec '<TestSpec JSON>'
 
 Started by the harness with its working directory set to the (fresh, empty)
 test folder, so no stray audit.config can apply. LoadGen's embedded
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlperf_harness import backends, datasets, loadgen_settings, models, results
+from mlperf_harness import backends, loadgen_settings, models, results
 from mlperf_harness.errors import HarnessError, abort, describe
 from mlperf_harness.plan import TestSpec
 from mlperf_harness.qsl import SampleLibrary
@@ -73,7 +73,7 @@ def run_test(spec: TestSpec) -> None:
     print(f"backend for {spec.scenario} {spec.mode}: {backend.describe()}", flush=True)
     options = dict(spec.dataset_args)
     options.setdefault("layout", getattr(backend, "image_format", "NCHW"))
-    dataset = datasets.open_dataset(model.dataset, spec.dataset_path, spec.total_count,
+    dataset = model.open_dataset(spec.dataset_path, spec.total_count,
                                     model_path=spec.model_path, **options)
 
     max_batch = spec.max_batchsize
@@ -121,7 +121,7 @@ def _guarded(func, what):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlperf_harness.single_test")
+    parser = argparse.ArgumentParser(prog="python -m mlperf_harness.loadgen_child")
     parser.add_argument("--spec", required=True, help="TestSpec as JSON")
     args = parser.parse_args(argv)
     _die_with_parent()

@@ -17,7 +17,7 @@ the samples used.
 accuracy.txt holds what the reference prints, e.g.
 ``{"exact_match": 75.0, "f1": 85.0}``; the submission checker reads the f1.
 
-    python -m mlperf_harness.accuracy.squad --log FILE --dataset-path DIR
+    python -m mlperf_harness.models.bert.accuracy --log FILE --dataset-path DIR
         [--vocab-file FILE] [--count N] [--output FILE] [--predictions FILE]
 """
 
@@ -35,8 +35,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mlperf_harness.accuracy.imagenet import load_log
-from mlperf_harness.datasets.wordpiece import WordPieceTokenizer
+from mlperf_harness.models.resnet50.accuracy import load_log
+from mlperf_harness.models.bert.wordpiece import WordPieceTokenizer
 from mlperf_harness.errors import HarnessError
 
 N_BEST = 20
@@ -219,10 +219,10 @@ def score(log_path, dataset, expect_total: Optional[int] = None) -> SquadResult:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from mlperf_harness.datasets.squad import SquadDataset
+    from mlperf_harness.models.bert.dataset import SquadDataset
 
     parser = argparse.ArgumentParser(
-        prog="python -m mlperf_harness.accuracy.squad",
+        prog="python -m mlperf_harness.models.bert.accuracy",
         description="SQuAD v1.1 F1 / exact match from mlperf_log_accuracy.json")
     parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
     parser.add_argument("--dataset-path", required=True, help="folder with dev-v1.1.json")

@@ -1,7 +1,7 @@
 """The resnet50 stand-in for the tflite backend: the same weights and dataset as
-resnet50.py's ONNX stand-in, the model exported as tflite loads it."""
+standin.py's ONNX stand-in, the model exported as tflite loads it."""
 
-from launcher.standins import resnet50 as _generator
+from mlperf_harness.models.resnet50 import standin as _generator
 
 # launcher.artifacts regenerates a stand-in when the source at __file__ changes: that is the generator's.
 __file__ = _generator.__file__

@@ -6,7 +6,22 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Tuple
+
+
+def prepare(out_dir, backend: str, model_files, count: Tuple[str, int],
+            fraction: Tuple[str, float]) -> Tuple[Path, Path]:
+    """The checks every generator starts with, then out_dir/model and out_dir/dataset (created)."""
+    if backend not in model_files:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(model_files)}")
+    if count[1] < 1:
+        raise ValueError(f"{count[0]} must be at least 1")
+    if not 0.0 <= fraction[1] <= 1.0:
+        raise ValueError(f"{fraction[0]} must be within 0..1")
+    model_dir, data_dir = Path(out_dir) / "model", Path(out_dir) / "dataset"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return model_dir, data_dir
 
 
 def main(prog: str, description: str, backends, count: tuple[str, int, str], fraction: tuple[str, float, str],

@@ -1,7 +1,7 @@
-"""The resnet50 stand-in for the pytorch backend: the same weights and dataset as
-resnet50.py's ONNX stand-in, the model exported as pytorch loads it."""
+"""The bert stand-in for the pytorch backend: the same weights and dataset as
+standin.py's ONNX stand-in, the model a TorchScript archive (model.pytorch)."""
 
-from launcher.standins import resnet50 as _generator
+from mlperf_harness.models.bert import standin as _generator
 
 # launcher.artifacts regenerates a stand-in when the source at __file__ changes: that is the generator's.
 __file__ = _generator.__file__

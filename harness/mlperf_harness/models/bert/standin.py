@@ -30,7 +30,7 @@ round_half_up((i+1)*f) - round_half_up(i*f) == 1 (f = the exact fraction),
 the others alternate partial / wrong; expected.json holds the exact match and
 F1 the official script gives, computed here from the span texts.
 
-    python -m launcher.standins.bert OUT_DIR [--backend onnxruntime|pytorch]
+    python -m mlperf_harness.models.bert.standin OUT_DIR [--backend onnxruntime|pytorch]
         [--questions N] [--exact F] [--seed S]
 """
 
@@ -48,6 +48,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from mlperf_harness.standin_cli import main as standin_main, prepare
 
 VERSION = 1
 SEQ = 384
@@ -183,7 +185,7 @@ class BertStandin(torch.nn.Module):
 def build_torchscript(p) -> bytes:
     import torch
 
-    from launcher.standins.resnet50 import compile_torch_source, torchscript_bytes
+    from mlperf_harness.models.resnet50.standin import compile_torch_source, torchscript_bytes
 
     namespace = compile_torch_source(_TORCH_SOURCE, "mlperf_docker_standins/bert_torch.py")
     module = namespace["BertStandin"](*(torch.from_numpy(p[k].copy())
@@ -284,16 +286,9 @@ def _clean(word: str) -> str:
 def generate(out_dir: Path, n_questions: int = 60, exact_fraction: float = 0.75, seed: int = 0,
              backend: str = "onnxruntime") -> Dict:
     """Write model/<file>, dataset/{dev-v1.1.json, vocab.txt} and expected.json under ``out_dir``."""
-    if backend not in MODEL_FILES:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(MODEL_FILES)}")
-    if n_questions < 1:
-        raise ValueError("n_questions must be at least 1")
-    if not 0.0 <= exact_fraction <= 1.0:
-        raise ValueError("exact_fraction must be within 0..1")
     out_dir = Path(out_dir)
-    model_dir, data_dir = out_dir / "model", out_dir / "dataset"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    model_dir, data_dir = prepare(out_dir, backend, MODEL_FILES, ("n_questions", n_questions),
+                                  ("exact_fraction", exact_fraction))
 
     vocab, fillers, markers = make_vocab(seed)
     params = weights(seed, vocab, markers)
@@ -381,9 +376,7 @@ def generate(out_dir: Path, n_questions: int = 60, exact_fraction: float = 0.75,
 
 
 def main(argv=None) -> int:
-    from launcher.standins import main as standin_main
-
-    return standin_main("python -m launcher.standins.bert", "Write the bert stand-in model and SQuAD dataset.", MODEL_FILES,
+    return standin_main("python -m mlperf_harness.models.bert.standin", "Write the bert stand-in model and SQuAD dataset.", MODEL_FILES,
                         ("--questions", 60, "synthetic questions"), ("--exact", 0.75, "fraction answered exactly"), generate, argv)
 
 

@@ -43,7 +43,7 @@ Other samples get a different label.
 Same arguments + same library versions -> byte-identical files (the dataset
 is the same for every backend).
 
-    python -m launcher.standins.resnet50 OUT_DIR [--backend NAME] [--samples N] [--top1 F] [--seed S]
+    python -m mlperf_harness.models.resnet50.standin OUT_DIR [--backend NAME] [--samples N] [--top1 F] [--seed S]
 """
 
 from __future__ import annotations
@@ -60,13 +60,11 @@ from typing import Dict, Tuple
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
 from PIL import Image
 
-try:
-    from mlperf_harness.datasets.imagenet import preprocess
-except ImportError:  # running from a source checkout: the harness lives in <repo>/harness
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-    from mlperf_harness.datasets.imagenet import preprocess
+from mlperf_harness.models.resnet50.dataset import preprocess
+from mlperf_harness.standin_cli import main as standin_main, prepare
 
 VERSION = 1
 CLASSES = 1001  # 0 = background, 1..1000 = ImageNet labels 0..999
@@ -299,16 +297,9 @@ def correct_count(i: int, fraction: float) -> int:
 def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, seed: int = 0,
              backend: str = "onnxruntime") -> Dict:
     """Write the stand-in model (in ``backend``'s format), dataset and expected.json under ``out_dir``."""
-    if backend not in MODEL_FILES:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(MODEL_FILES)}")
-    if n_samples < 1:
-        raise ValueError("n_samples must be at least 1")
-    if not 0.0 <= top1_fraction <= 1.0:
-        raise ValueError("top1_fraction must be within 0..1")
     out_dir = Path(out_dir)
-    model_dir, data_dir = out_dir / "model", out_dir / "dataset"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    model_dir, data_dir = prepare(out_dir, backend, MODEL_FILES, ("n_samples", n_samples),
+                                  ("top1_fraction", top1_fraction))
 
     w, b = weights(seed)
     model_path = model_dir / MODEL_FILES[backend]
@@ -344,9 +335,7 @@ def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, s
 
 
 def main(argv=None) -> int:
-    from launcher.standins import main as standin_main
-
-    return standin_main("python -m launcher.standins.resnet50", "Write the resnet50 stand-in model and dataset.", MODEL_FILES,
+    return standin_main("python -m mlperf_harness.models.resnet50.standin", "Write the resnet50 stand-in model and dataset.", MODEL_FILES,
                         ("--samples", 300, "synthetic JPEGs"), ("--top1", 0.75, "fraction labelled correctly"), generate, argv)
 
 

@@ -7,7 +7,7 @@ qsl_idx (the first wins) and compared with val_map.txt's labels. The result
 line ``accuracy=75.000%, good=225, total=300`` is what the submission
 checker matches with ``accuracy=([\\d\\.]+)``.
 
-    python -m mlperf_harness.accuracy.imagenet --log FILE --dataset-path DIR [--count N]
+    python -m mlperf_harness.models.resnet50.accuracy --log FILE --dataset-path DIR [--count N]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mlperf_harness.datasets.imagenet import read_labels
+from mlperf_harness.models.resnet50.dataset import read_labels
 from mlperf_harness.errors import HarnessError
 
 
@@ -102,7 +102,7 @@ def write_accuracy(result: AccuracyResult, path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlperf_harness.accuracy.imagenet",
+        prog="python -m mlperf_harness.models.resnet50.accuracy",
         description="ImageNet top-1 accuracy from mlperf_log_accuracy.json")
     parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
     parser.add_argument("--dataset-path", required=True, help="folder with val_map.txt")

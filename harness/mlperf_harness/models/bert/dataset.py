@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mlperf_harness.datasets.wordpiece import CLS, SEP, WordPieceTokenizer
+from mlperf_harness.models.bert.wordpiece import CLS, SEP, WordPieceTokenizer
 from mlperf_harness.errors import CountError, HarnessError
 
 DEV_FILE = "dev-v1.1.json"

@@ -1,0 +1,34 @@
+"""bert-99 / bert-99.9 (SQuAD v1.1): the dataset and tokenizer (dataset.py,
+wordpiece.py), the accuracy script (accuracy.py), the stand-in generators
+(standin*.py, host only) and what the harness feeds and decodes (below).
+LoadGen key, sample count and dataset name: images.yaml."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from mlperf_harness.models.common import ModelCode
+
+
+def stacked_logits(outputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Postprocess for the SQuAD models: start and end logits [N, L] each ->
+    float32 [N, L, 2], as the reference packs a response (start, end per
+    token); the squad accuracy script decodes exactly this."""
+    start, end = (np.asarray(o, dtype=np.float32) for o in outputs[:2])
+    return np.stack([start, end], axis=-1).astype("<f4", copy=False)
+
+
+CODE = ModelCode(
+    input_names=("input_ids", "input_mask", "segment_ids"),
+    outputs=("output_start_logits", "output_end_logits"),
+    output_names=("output_start_logits", "output_end_logits"),
+    postprocess=stacked_logits, input_data_types="int64",
+    dataset_class="mlperf_harness.models.bert.dataset:SquadDataset",
+    accuracy="mlperf_harness.models.bert.accuracy",
+    dataset_args={
+        "vocab_file": ("path", "WordPiece vocabulary (default: vocab.txt in the dataset "
+                               "folder, else beside the model)"),
+        "cache_dir": ("path", "keep the tokenized features here (created; reused)"),
+    })
