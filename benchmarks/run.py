@@ -3,7 +3,7 @@
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
         [--backends onnxruntime,pytorch,tf,tflite] [--batch-size 32] [--threads N]
-        [--rounds 3] [--server-rounds 1] [--prefetch] [--workdir DIR]
+        [--rounds 5] [--server-rounds 1] [--prefetch] [--workdir DIR]
 
 For each case (a backend whose framework is installed, a model with a
 stand-in for it), in one process (see bench.py):
@@ -18,7 +18,11 @@ stand-in for it), in one process (see bench.py):
 
 Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
-range. It asserts nothing; the JSON file has every reading.
+range. It asserts nothing; the JSON file has every reading. On a small host
+give the framework fewer threads than CPUs (the default here): LoadGen's own
+threads then do not preempt the framework's pool in mid-inference, which on 2
+CPUs costs milliseconds of p90 (bert on pytorch: 12 ms with 2 threads, 0.3 ms
+with 1, in the real harness).
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ def parse_args(argv=None):
     p.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated")
     p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite", help="comma-separated")
     p.add_argument("--batch-size", type=int, default=32, help="max batch (Offline and Server)")
-    p.add_argument("--threads", type=int, help="framework intra-op threads (default: its own)")
+    p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                   help="framework intra-op threads, raw and harness alike (default: one less "
+                        "than the CPUs, leaving LoadGen's threads a core; 0: the framework's own)")
     p.add_argument("--rounds", type=int, default=5, help="Offline and SingleStream pairs")
     p.add_argument("--server-rounds", type=int, default=1, help="peak searches per timeout; 0: none")
     p.add_argument("--offline-samples", type=int, default=1024)
@@ -58,6 +64,8 @@ def parse_args(argv=None):
     for name in ("batch_size", "rounds", "offline_samples", "singlestream_queries", "samples"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.threads < 0:
+        p.error("--threads must be at least 0")
     if args.server_rounds < 0:
         p.error("--server-rounds must be at least 0")
     for model in args.models.split(","):
@@ -147,7 +155,8 @@ def main(argv=None) -> int:
                     skipped.append(f"{model}/{backend}: framework not installed")
                     continue
                 print(f"measuring {model} on {backend} ...", file=sys.stderr, flush=True)
-                case = bench.Case(model, backend, work, args.batch_size, args.threads, args.samples)
+                case = bench.Case(model, backend, work, args.batch_size, args.threads or None,
+                                  args.samples)
                 rows.append(measure(case, args))
                 del case
     finally:
