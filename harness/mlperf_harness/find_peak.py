@@ -102,6 +102,8 @@ def find_peak(run: Callable[[str, str, Path], Dict[str, str]], key: str, offline
     test logging into ``folder`` (created here, empty) and returns its summary.
     Copies the highest VALID step's logs into ``result_dir`` and writes peak.conf."""
     root = Path(server_dir) / FOLDER
+    if root.exists():
+        raise HarnessError(f"{root} already holds a find-peak search; use a fresh --output_dir")
     folder = root / "offline"
     folder.mkdir(parents=True)
     summary = run("Offline", offline_conf, folder)

@@ -76,6 +76,8 @@ def test_find_peak_without_a_valid_run_is_one_error(tmp_path):
     with pytest.raises(HarnessError, match="no Server run was VALID"):
         find_peak.find_peak(run, "bert", "", "", tmp_path / "Server", tmp_path / "r", max_steps=3)
     assert not (tmp_path / "Server" / "peak.conf").exists()
+    with pytest.raises(HarnessError, match="already holds a find-peak search"):
+        find_peak.find_peak(run, "bert", "", "", tmp_path / "Server", tmp_path / "r")
 
 
 def test_find_peak_through_the_harness(standin, tmp_path):
