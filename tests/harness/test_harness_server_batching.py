@@ -77,20 +77,18 @@ def test_a_timeout_of_zero_runs_whatever_is_waiting():
 
 
 def test_the_oldest_sample_sets_the_deadline_with_a_fake_clock():
-    now = [100.0]
-    pool = WorkerPool(Recorder(), max_batch=8, timeout=5.0, clock=lambda: now[0])
-    pool.close()  # only its bookkeeping is used below
-    pool._stopping = False
-    pool.submit(["a", "b"])
-    now[0] = 103.0
-    pool.submit(["c"])
-    assert pool._arrivals[0][0] == 100.0
-    taken = []
-    thread = threading.Thread(target=lambda: taken.append(pool._take()))
-    now[0] = 105.0  # the oldest has waited 5 s: due, though "c" has waited 2 s only
-    thread.start()
-    thread.join(WAIT)
-    assert taken == [["a", "b", "c"]] and not pool._arrivals
+    """The pool reads time only through ``clock``: frozen here, and moved by hand. Had
+    the newest sample set the deadline, the batch would wait for a time that never comes."""
+    now = [0.0]
+    handler = Recorder()
+    pool = WorkerPool(handler, max_batch=8, timeout=0.2, clock=lambda: now[0])
+    pool.submit(["a", "b"])  # oldest: t = 0, due at t = 0.2
+    now[0] = 0.15
+    pool.submit(["c"])  # due at 0.35 by its own clock, which never comes
+    now[0] = 0.2
+    handler.wait_for(3)
+    assert handler.sizes == [3]
+    pool.close()
 
 
 def _server_sut(backend, collector, max_batchsize, timeout_s, prefetch):
