@@ -55,7 +55,8 @@ def parse_args(argv=None):
                         "than the CPUs, leaving LoadGen's threads a core; 0: the framework's own)")
     p.add_argument("--rounds", type=int, default=5, help="Offline and SingleStream pairs")
     p.add_argument("--server-rounds", type=int, default=1, help="peak searches per timeout; 0: none")
-    p.add_argument("--offline-samples", type=int, default=1024)
+    p.add_argument("--offline-samples", type=int, default=1024,
+                   help="samples per Offline run, at least (more for a fast case: ~0.5 s)")
     p.add_argument("--singlestream-queries", type=int, default=1000)
     p.add_argument("--samples", type=int, default=64, help="stand-in dataset size")
     p.add_argument("--prefetch", action="store_true", help="the SUT gathers ahead (Server, Offline)")
@@ -95,7 +96,11 @@ def pair(raw, harness, raw_first: bool):
 
 
 def measure(case: "bench.Case", args) -> dict:
-    pf, n_off, n_ss = args.prefetch, args.offline_samples, args.singlestream_queries
+    pf, n_ss = args.prefetch, args.singlestream_queries
+    # Enough samples for about half a second of raw Offline: LoadGen's fixed cost per test
+    # (a few ms) must not count on a fast stand-in.
+    n_off = max(args.offline_samples, int(case.raw_offline(args.offline_samples) * 0.5))
+    n_off -= n_off % args.batch_size
     offline, single = [], []
     for n in range(args.rounds):  # alternate which goes first: drift cancels out
         offline.append(pair(lambda: case.raw_offline(n_off),
@@ -105,12 +110,13 @@ def measure(case: "bench.Case", args) -> dict:
     server = {"default": [], "timeout_0": []}
     for _ in range(args.server_rounds):
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
-            found, readings = case.server_peak(args.offline_samples, prefetch=pf,
+            found, readings = case.server_peak(n_off, prefetch=pf,
                                                batch_timeout_ms=timeout)
             server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
         "batch_size": args.batch_size, "cpus": os.cpu_count(), "prefetch": pf,
+        "offline_samples": n_off,
         "offline_pairs_samples_per_s": offline,
         "singlestream_pairs_p90_ms": single,
         "server_searches": server,
