@@ -24,7 +24,7 @@ from mlperf_harness import backends, loadgen_settings, models, results
 from mlperf_harness.errors import HarnessError, abort, describe
 from mlperf_harness.plan import TestSpec
 from mlperf_harness.qsl import SampleLibrary
-from mlperf_harness.sut import SystemUnderTest
+from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
 
 
 def _die_with_parent() -> None:
@@ -94,7 +94,10 @@ def run_test(spec: TestSpec) -> None:
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
                           max_batchsize=max_batch, workers=_workers(spec.device),
-                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1")
+                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1",
+                          batch_timeout_s=server_batch_timeout_s(
+                              settings.server_target_latency_ns,
+                              spec.extra.get("batch_timeout_ms")))
     sut_handle = sut.construct()
     qsl_handle = qsl.construct()
     try:
