@@ -77,14 +77,14 @@ def run_test(spec: TestSpec) -> None:
                                     model_path=spec.model_path, **options)
 
     max_batch = spec.max_batchsize
-    if backend.max_batch is not None and backend.max_batch < max_batch:
-        print(f"warning: the model has a fixed batch size of {backend.max_batch}; "
-              f"using it instead of --max-batchsize {max_batch}", file=sys.stderr, flush=True)
-        max_batch = backend.max_batch
     if model.max_batch is not None and model.max_batch < max_batch:
         print(f"{model.name}: batches of at most {model.max_batch} (the reference's batching rule)",
               flush=True)
         max_batch = model.max_batch
+    if backend.max_batch is not None and backend.max_batch < max_batch:
+        print(f"warning: the model has a fixed batch size of {backend.max_batch}; "
+              f"using it instead of --max-batchsize {max_batch}", file=sys.stderr, flush=True)
+        max_batch = backend.max_batch
     if spec.scenario == "SingleStream":
         max_batch = 1
     infer = model.infer()
