@@ -13,9 +13,9 @@ import time
 
 import docker
 import pytest
-from integration_support import BASE, REPOSITORY, TAG, mlperf_docker
 
-from launcher import base_image
+from integration_support import BASE, REPOSITORY, TAG, mlperf_docker
+from launcher.build import base_image
 
 
 @pytest.fixture(scope="session")

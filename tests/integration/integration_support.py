@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from launcher import base_image
-from launcher.render import ROOT
+from launcher.build import base_image
+from launcher.spec.render import ROOT
 
 BASE = os.environ.get("MLPERF_DOCKER_TEST_BASE", base_image.DEFAULT_TAG)
 # Parallel checkouts on one engine pick their own namespace, so their images never collide.

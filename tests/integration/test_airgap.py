@@ -24,11 +24,10 @@ import docker
 import pytest
 import yaml
 
-from launcher import artifacts
-from launcher.artifacts import artifact_path
-from launcher.lockfile import LOCK_NAME
-from launcher.spec import DEFAULT_SPEC, load_spec
-
+from launcher.build import artifacts
+from launcher.build.artifacts import artifact_path
+from launcher.airgap.lockfile import LOCK_NAME
+from launcher.spec.model import DEFAULT_SPEC, load_spec
 from integration_support import mlperf_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]

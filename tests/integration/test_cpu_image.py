@@ -12,8 +12,7 @@ import pytest
 import yaml
 from testcontainers.core.container import DockerContainer
 
-from launcher.spec import DEFAULT_SPEC
-
+from launcher.spec.model import DEFAULT_SPEC
 from integration_support import REPOSITORY, TAG, mlperf_docker
 
 pytestmark = pytest.mark.docker

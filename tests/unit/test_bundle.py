@@ -7,18 +7,18 @@ import io
 import re
 import tarfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from typer.testing import CliRunner
 
-from launcher import bundle, config as cfg
-from launcher.cli import app
-from launcher.engine import ImageInfo
+from launcher.airgap import bundle
+from launcher import settings as cfg
+from launcher.engine.base import ContainerEngine, ImageInfo
 from launcher.errors import UsageError
 from launcher.session import Session
-from launcher.spec import load_spec
-from launcher.variation import parse_variation
+from launcher.settings import Settings
+from launcher.spec.model import load_spec
+from launcher.spec.variation import parse_variation
+from unit_support import cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -121,37 +121,35 @@ def test_damaged_bundles_are_refused(good, tmp_path, damage, reason):
     assert re.search(reason, message), message
 
 
-class FakeImage:
-    def __init__(self, engine, image_id):
-        self.engine, self.id = engine, image_id
-
-    def tag(self, repo, tag):
-        self.engine.tags.append((self.id, f"{repo}:{tag}"))
-
-
-class FakeEngine:
-    """What bundle.save/load use of DockerEngine and its SDK client."""
+class FakeEngine(ContainerEngine):
+    """What bundle.save/load use of the ContainerEngine interface, in memory."""
 
     def __init__(self, infos=None):
         self.infos = infos or {}
         self.loaded: list[bytes] = []
         self.tags: list[tuple[str, str]] = []
-        engine = self
-        self.client = SimpleNamespace(
-            images=SimpleNamespace(load=lambda data: engine.loaded.append(data.read()) or [],
-                                   get=lambda image_id: FakeImage(engine, image_id)),
-            api=SimpleNamespace(get_image=lambda tag, chunk_size: iter([IMAGES])),
-        )
 
     def image_info(self, tag):
         return self.infos.get(tag)
 
+    def image_exists(self, tag):
+        return True
+
+    def save(self, tags):
+        return iter([IMAGES])
+
+    def load(self, archive):
+        self.loaded.append(archive.read())
+
+    def tag(self, image, tag):
+        self.tags.append((image, tag))
+
+    ensure_reachable = host_info = build = create = run = remove_container = remove_image = None
+
 
 def fake_session(engine, monkeypatch, repository="lab"):
     monkeypatch.setenv("MLPERF_DOCKER_REPOSITORY", repository)
-    session = Session(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent"))
-    session._engine = engine
-    return session
+    return Session(Settings(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent")), engine)
 
 
 def test_load_hands_the_images_to_the_engine_and_tags_them(good, monkeypatch):
@@ -197,15 +195,15 @@ def test_save_of_an_image_not_built_names_the_build_command(tmp_path, monkeypatc
 def test_cli_load_of_a_damaged_bundle_is_one_line_exit_7(good, tmp_path):
     bad = tmp_path / "bad.tar"
     damage_truncate(bad, good.read_bytes())
-    result = CliRunner().invoke(app, ["bundle", "load", str(bad)])
-    assert result.exit_code == 7
+    result = cli("bundle", "load", bad)
+    assert result.returncode == 7
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(f"error: {bad}: damaged bundle (")
-    missing = CliRunner().invoke(app, ["bundle", "load", str(tmp_path / "nope.tar")])
-    assert missing.exit_code == 2 and missing.stderr.startswith("error: ")
+    missing = cli("bundle", "load", tmp_path / "nope.tar")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
 
 
 def test_cli_verify_only_lists_the_images(good):
-    result = CliRunner().invoke(app, ["bundle", "load", "--verify-only", str(good)])
-    assert result.exit_code == 0, result.stderr
+    result = cli("bundle", "load", "--verify-only", good)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"verified {TAG} (sha256:aaaaaaaaaaaa, _cpu,_onnxruntime,_resnet50,_fp32)")

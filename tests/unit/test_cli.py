@@ -2,26 +2,19 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from launcher.render import ROOT
-from launcher.spec import DEFAULT_SPEC, load_spec
-
-
-def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "launcher.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120)
+from launcher.spec.model import DEFAULT_SPEC, load_spec
+from unit_support import cli
 
 
 @pytest.mark.parametrize("args, message", [
     (["run", "--variation", "_cpu,_cuda"], "error: _cpu and _cuda both choose the device; pick one"),
     (["run", "--variation", "_resnet5"], "error: unknown variation '_resnet5' (did you mean _resnet50?)"),
     (["build", "--variation", "_batch_size.x"], "error: malformed '_batch_size.x'"),
-    (["run", "--variation", "_tf,_rocm"], "error: unsupported combination _tf,_rocm,_resnet50,_fp32: PyPI's tensorflow-rocm"),
-    (["build", "--variation", "_tpu"], "error: unsupported combination _onnxruntime,_tpu,_resnet50,_fp32:"),
+    (["run", "--variation", "_tf,_rocm"], "error: unsupported combination _rocm,_tf,_resnet50,_fp32: PyPI's tensorflow-rocm"),
+    (["build", "--variation", "_tpu"], "error: unsupported combination _tpu,_onnxruntime,_resnet50,_fp32:"),
     (["run", "--scenario", "Batch", "--dry-run"], "error: --scenario 'Batch'"),
     (["run", "--variation", "_offline", "--scenario", "Server", "--dry-run"], "error: --scenario Server contradicts the variation _offline"),
     (["run", "--mode", "fast", "--dry-run"], "error: --mode 'fast'"),

@@ -2,7 +2,7 @@ import shlex
 
 import pytest
 
-from launcher.devices import Passthrough, check_host, passthrough
+from launcher.run.devices import Passthrough, check_host, passthrough
 from launcher.errors import UsageError
 
 
@@ -49,18 +49,18 @@ def test_host_checks():
 
 
 def test_dry_run_lines_for_gpus(tmp_path):
-    from launcher import run as run_mod
+    from launcher.run import execute as run_mod
     from launcher.session import Session
-    from launcher.variation import parse_variation
+    from launcher.spec.variation import parse_variation
 
     session = Session.open()
     line = run_mod.dry_run(session, parse_variation("_cuda", session.spec),
-                           run_mod.RunOptions(scenarios=("Offline",), output_dir=tmp_path, gpus="0,1"))
+                           run_mod.RunOptions.of(scenarios=("Offline",), output_dir=tmp_path, gpus="0,1"))
     argv = shlex.split(line)
     assert argv[argv.index("--gpus") + 1] == '"device=0,1"'
     assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in argv
     assert "mlperf-docker/onnxruntime-cuda:resnet50-fp32-standin" in argv
     line = run_mod.dry_run(session, parse_variation("_rocm", session.spec),
-                           run_mod.RunOptions(scenarios=("Offline",), output_dir=tmp_path))
+                           run_mod.RunOptions.of(scenarios=("Offline",), output_dir=tmp_path))
     for part in ("--device /dev/kfd", "--device /dev/dri", "--security-opt seccomp=unconfined", "--ipc host"):
         assert part in line

@@ -1,5 +1,5 @@
 
-from launcher.engine import BuildRequest, DockerEngine, StepTracker
+from launcher.engine.docker_engine import BuildRequest, DockerEngine, StepTracker
 
 CLASSIC = """\
 Step 5/22 : COPY wheels/ /tmp/wheels/

@@ -6,6 +6,7 @@ The wheels half of a fetch (pip) is stubbed here; tests/integration/test_airgap.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import re
 import ssl
 import subprocess
@@ -15,16 +16,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from launcher import config as cfg, fetch, mirror, wheelhouse
-from launcher.artifacts import artifact_path
-from launcher.cli import app
+from launcher import settings as cfg
+from launcher.airgap import fetch
+from launcher.airgap import mirror
+from launcher.build import wheelhouse
+from launcher.build.artifacts import artifact_path
 from launcher.errors import UsageError
-from launcher.lockfile import LOCK_NAME
+from launcher.airgap.lockfile import LOCK_NAME
 from launcher.session import Session
-from launcher.spec import DEFAULT_SPEC, load_spec
-from launcher.variation import parse_variation
+from launcher.spec.model import DEFAULT_SPEC, load_spec
+from launcher.spec.variation import parse_variation
+from unit_support import cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -142,7 +145,7 @@ def spec_copy(folder: Path, url: str, **digests) -> Path:
 
 
 def session_for(spec_path: Path, cache: Path, **kwargs) -> Session:
-    return Session(spec=load_spec(spec_path), config=cfg.UserConfig(), cache=cache, **kwargs)
+    return Session(cfg.Settings(spec=load_spec(spec_path), config=cfg.UserConfig(), cache=cache, **kwargs))
 
 
 @pytest.fixture
@@ -310,7 +313,7 @@ def test_https_needs_the_ca_bundle(tmp_path, tls_files, no_wheels):
 # ---- plans, offline builds, wheels plumbing ------------------------------------------------------
 
 def test_all_plans_every_supported_image():
-    session = Session(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent"))
+    session = Session(cfg.Settings(spec=load_spec(), config=cfg.UserConfig(), cache=Path("/nonexistent")))
     variations = fetch.supported_variations(session.spec)
     plan = fetch.make_plan(session, variations)
     assert "https://zenodo.org/record/4735647/files/resnet50_v1.onnx" in plan.artifacts
@@ -324,7 +327,7 @@ def test_all_plans_every_supported_image():
 
 
 def test_offline_real_artifact_missing_or_damaged(tmp_path):
-    session = Session(spec=load_spec(), config=cfg.UserConfig(), cache=tmp_path)
+    session = Session(cfg.Settings(spec=load_spec(), config=cfg.UserConfig(), cache=tmp_path))
     variation = parse_variation(None, session.spec)
     artifact = session.spec.backend("resnet50", "onnxruntime").artifact
     with pytest.raises(UsageError, match=r"resnet50_v1.onnx is not in the cache .* --offline build downloads nothing; "
@@ -383,13 +386,14 @@ def test_mirror_rewrites_remote_references_only(image, expected):
 def test_mirror_applies_to_spec_and_env_bases_but_not_to_base_flags(monkeypatch):
     spec = load_spec()
     monkeypatch.setenv("MLPERF_DOCKER_REGISTRY_MIRROR", "mirror.lab")
-    session = Session(spec=spec, config=cfg.UserConfig(), cache=Path("/x"),
-                      registry_mirror=cfg.registry_mirror(None, cfg.UserConfig()))
+    session = Session(cfg.Settings(spec=spec, config=cfg.UserConfig(), cache=Path("/x"),
+                                   registry_mirror=cfg.registry_mirror(None, cfg.UserConfig())))
     assert session.base("cpu").image == "mirror.lab/library/python:3.11-slim-bookworm"
     assert session.base("cuda").image.startswith("mirror.lab/nvcr.io/nvidia/cuda:")
     monkeypatch.setenv("MLPERF_DOCKER_BASE_CPU", "mlperf-docker/debian:bookworm")
     assert session.base("cpu").image == "mlperf-docker/debian:bookworm"
-    session.base_overrides = cfg.parse_base_overrides(["cuda=nvcr.io/nvidia/cuda:13.0.2-base-ubuntu22.04"])
+    session = Session(replace(session.settings,
+                              base_overrides=cfg.parse_base_overrides(["cuda=nvcr.io/nvidia/cuda:13.0.2-base-ubuntu22.04"])))
     assert session.base("cuda").image == "nvcr.io/nvidia/cuda:13.0.2-base-ubuntu22.04"
     assert cfg.registry_mirror("flag.lab", cfg.UserConfig(registry_mirror="config.lab")) == "flag.lab"
     monkeypatch.delenv("MLPERF_DOCKER_REGISTRY_MIRROR")
@@ -398,17 +402,11 @@ def test_mirror_applies_to_spec_and_env_bases_but_not_to_base_flags(monkeypatch)
 
 # ---- the command line: one line, an exit code ------------------------------------------------------
 
-def invoke(*args, env=None):
-    result = CliRunner().invoke(app, list(args), env=env)
-    assert "Traceback" not in (result.stdout + result.stderr)
-    return result
-
-
 def test_cli_digest_mismatch_is_one_line_exit_6(tmp_path, server, no_wheels, monkeypatch):
     server.files["/m/resnet50_v1.onnx"] = PAYLOAD
     spec_path = spec_copy(tmp_path / "spec", server.url("/m/resnet50_v1.onnx"), md5="0" * 32)
-    result = invoke("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
-    assert result.exit_code == 6
+    result = cli("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 6
     [line] = result.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"error: resnet50_v1.onnx: md5 mismatch (expected {'0' * 32}, got {md5(PAYLOAD)})")
 
@@ -416,39 +414,39 @@ def test_cli_digest_mismatch_is_one_line_exit_6(tmp_path, server, no_wheels, mon
 def test_cli_fetch_then_nothing_to_download(tmp_path, server, no_wheels):
     server.files["/m/resnet50_v1.onnx"] = PAYLOAD
     spec_path = spec_copy(tmp_path / "spec", server.url("/m/resnet50_v1.onnx"), md5=md5(PAYLOAD))
-    first = invoke("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
-    assert first.exit_code == 0, first.stderr
+    first = cli("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
+    assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("fetched 1 artifact and 0 wheelhouses")
-    second = invoke("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
-    assert second.exit_code == 0 and second.stdout.startswith("nothing to download")
+    second = cli("fetch", "--spec", str(spec_path), "--cache", str(tmp_path / "cache"))
+    assert second.returncode == 0 and second.stdout.startswith("nothing to download")
 
 
 @pytest.mark.parametrize("args, message", [
     (["fetch", "--all", "--variation", "_cpu"], "error: --all and --variation exclude each other"),
-    (["fetch", "--variation", "_tpu"], "error: unsupported combination _onnxruntime,_tpu,_resnet50,_fp32:"),
+    (["fetch", "--variation", "_tpu"], "error: unsupported combination _tpu,_onnxruntime,_resnet50,_fp32:"),
     (["fetch", "--ca-bundle", "/nonexistent/ca.pem", "--dry-run"], "error: CA bundle /nonexistent/ca.pem: no such file"),
     (["fetch", "--jobs", "0"], "error: --jobs 0: expected a positive integer"),
     (["build", "--registry-mirror", "https://bad mirror", "--offline"], "error: registry mirror 'https://bad mirror'"),
 ])
 def test_cli_usage_errors_are_one_line_exit_2(args, message, tmp_path):
-    result = invoke(*args, env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
-    assert result.exit_code == 2, result.stderr
+    result = cli(*args, env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(message)
 
 
 def test_cli_offline_build_without_wheels_names_the_fetch_command(tmp_path):
-    result = invoke("build", "--offline", env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
-    assert result.exit_code == 2
+    result = cli("build", "--offline", env={"MLPERF_DOCKER_CACHE": str(tmp_path)})
+    assert result.returncode == 2
     assert re.fullmatch(r"error: wheels for onnxruntime-cpu are not in the cache \S+; run "
                         r"`mlperf-docker fetch --variation _onnxruntime,_cpu` on a connected machine\n", result.stderr)
 
 
 def test_dry_run_lists_what_is_needed(tmp_path):
-    result = invoke("fetch", "--dry-run", "--cache", str(tmp_path))
-    assert result.exit_code == 0
+    result = cli("fetch", "--dry-run", "--cache", str(tmp_path))
+    assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("artifact resnet50_v1.onnx from https://zenodo.org/") and lines[0].endswith("[to fetch]")
     assert lines[1].startswith("wheels onnxruntime-cpu (Python 3.11)") and lines[1].endswith("[to fetch]")
-    wheels_only = invoke("fetch", "--dry-run", "--wheels-only", "--cache", str(tmp_path))
+    wheels_only = cli("fetch", "--dry-run", "--wheels-only", "--cache", str(tmp_path))
     assert wheels_only.stdout.splitlines() == lines[1:]

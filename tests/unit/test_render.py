@@ -1,13 +1,15 @@
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 
-from launcher import render
-from launcher.spec import DEFAULT_SPEC, load_spec
+from launcher.spec import render
+from launcher.spec.model import DEFAULT_SPEC, load_spec
 
-HADOLINT = shutil.which("hadolint") or str((render.ROOT / ".venv" / "bin" / "hadolint"))
+HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
 
 
 def test_committed_dockerfiles_are_fresh():

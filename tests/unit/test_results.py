@@ -1,4 +1,4 @@
-from launcher.results import collect, metric
+from launcher.run.results import collect, metric
 
 OFFLINE = """Scenario : Offline
 Mode     : PerformanceOnly

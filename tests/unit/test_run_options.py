@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from launcher import options as opts, run as run_mod
+from launcher.run import options as opts
+from launcher.run import execute as run_mod
 from launcher.errors import UsageError
-from launcher.results import new_run_dir
+from launcher.run.results import new_run_dir
 from launcher.session import Session
-from launcher.spec import load_spec
-from launcher.variation import parse_variation
+from launcher.spec.model import load_spec
+from launcher.spec.variation import parse_variation
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +55,12 @@ def test_batch_size(session):
 ])
 def test_invalid_options(options, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
-        opts.validate(opts.RunOptions(**options))
+        opts.validate(opts.RunOptions.of(**options))
 
 
 def test_dry_run_command(session, tmp_path):
     v = parse_variation("_batch_size.4", session.spec)
-    options = run_mod.RunOptions(scenarios=("Offline", "SingleStream"), mode="both", count=50,
+    options = run_mod.RunOptions.of(scenarios=("Offline", "SingleStream"), mode="both", count=50,
                                  max_batchsize=4, output_dir=tmp_path, user="1234:5678", hw_name="lab box")
     argv = shlex.split(run_mod.dry_run(session, v, options))
     assert argv[:3] == ["docker", "run", "--rm"]
@@ -71,7 +72,7 @@ def test_dry_run_command(session, tmp_path):
     harness = argv[argv.index(image) + 1:]
     pairs = dict(zip(harness[::2], harness[1::2]))
     assert pairs["--scenario"] == "Offline,SingleStream" and pairs["--mode"] == "both"
-    assert pairs["--count"] == "50" and pairs["--max-batchsize"] == "4"
+    assert pairs["--count"] == "50" and pairs["--max_batchsize"] == "4"
     assert pairs["--system"] == "lab_box-reference-cpu-onnxruntime-v1.32.0"
     assert list(tmp_path.iterdir()) == []  # a dry run creates nothing
 
@@ -100,17 +101,17 @@ def test_seed_flags_reach_the_harness_command(session, tmp_path):
     imagenet.mkdir()
     (imagenet / "val_map.txt").write_text("a.JPEG 1\n")
     v = parse_variation(None, session.spec)
-    options = opts.RunOptions(scenarios=("Offline", "Server", "SingleStream", "MultiStream"), mode="both",
+    options = opts.RunOptions.of(scenarios=("Offline", "Server", "SingleStream", "MultiStream"), mode="both",
                               offline_target_qps=900.0, server_target_qps=50.5, singlestream_target_latency=0.5,
                               multistream_target_latency=4.0, target_qps=100.0, threads=2, dataset_args="a=b",
                               custom_model=model, imagenet_path=imagenet, output_dir=tmp_path / "out")
     argv = shlex.split(run_mod.dry_run(session, v, options))
     pairs = dict(zip(argv[argv.index("--model"):][::2], argv[argv.index("--model"):][1::2]))
-    assert pairs["--offline-target-qps"] == "900" and pairs["--server-target-qps"] == "50.5"
-    assert pairs["--singlestream-target-latency-ms"] == "0.5" and pairs["--multistream-target-latency-ms"] == "4"
-    assert pairs["--target-qps"] == "100" and pairs["--threads"] == "2" and pairs["--dataset-args"] == "a=b"
-    assert pairs["--model-path"] == "/opt/mlperf/custom-model/mine.onnx"
-    assert pairs["--dataset-path"] == "/opt/mlperf/user-dataset"
+    assert pairs["--offline_target_qps"] == "900" and pairs["--server_target_qps"] == "50.5"
+    assert pairs["--singlestream_target_latency"] == "0.5" and pairs["--multistream_target_latency"] == "4"
+    assert pairs["--target_qps"] == "100" and pairs["--threads"] == "2" and pairs["--dataset_args"] == "a=b"
+    assert pairs["--model_path"] == "/opt/mlperf/custom-model/mine.onnx"
+    assert pairs["--dataset_path"] == "/opt/mlperf/user-dataset"
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "--mount"]
     assert f"type=bind,source={tmp_path},target=/opt/mlperf/custom-model,readonly" in mounts
     assert f"type=bind,source={imagenet},target=/opt/mlperf/user-dataset,readonly" in mounts
@@ -119,15 +120,15 @@ def test_seed_flags_reach_the_harness_command(session, tmp_path):
 def test_real_image_needs_imagenet_path(session, tmp_path):
     v = parse_variation(None, session.spec)
     with pytest.raises(UsageError, match="carries no dataset .* --imagenet_path"):
-        run_mod.dry_run(session, v, opts.RunOptions(standin=False, output_dir=tmp_path))
+        run_mod.dry_run(session, v, opts.RunOptions.of(standin=False, output_dir=tmp_path))
 
 
 def test_signature_ignores_where_results_go():
     v = parse_variation(None, load_spec())
-    a = opts.RunOptions(output_dir=Path("a"), rerun=True)
-    b = opts.RunOptions(output_dir=Path("b"))
+    a = opts.RunOptions.of(output_dir=Path("a"), rerun=True)
+    b = opts.RunOptions.of(output_dir=Path("b"))
     assert a.signature(v) == b.signature(v)
-    assert a.signature(v) != opts.RunOptions(count=5).signature(v)
+    assert a.signature(v) != opts.RunOptions.of(count=5).signature(v)
 
 
 def test_previous_run_and_clean(tmp_path):
@@ -148,7 +149,7 @@ def test_dataset_path_for_bert_is_checked_and_mounted(session, tmp_path):
     squad = tmp_path / "squad"
     squad.mkdir()
     v = parse_variation("_bert-99", session.spec)
-    options = opts.RunOptions(dataset_path=squad, output_dir=tmp_path / "out", standin=False)
+    options = opts.RunOptions.of(dataset_path=squad, output_dir=tmp_path / "out", standin=False)
     with pytest.raises(UsageError, match="expected a squad folder holding dev-v1.1.json"):
         run_mod.dry_run(session, v, options)
     (squad / "dev-v1.1.json").write_text("{}")
@@ -159,6 +160,6 @@ def test_dataset_path_for_bert_is_checked_and_mounted(session, tmp_path):
         imagenet = tmp_path / "imagenet"
         imagenet.mkdir()
         (imagenet / "val_map.txt").write_text("")
-        run_mod.dry_run(session, v, opts.RunOptions(imagenet_path=imagenet, output_dir=tmp_path / "out"))
+        run_mod.dry_run(session, v, opts.RunOptions.of(imagenet_path=imagenet, output_dir=tmp_path / "out"))
     with pytest.raises(UsageError, match="carries no dataset .* --dataset_path"):
-        run_mod.dry_run(session, v, opts.RunOptions(standin=False, output_dir=tmp_path / "out"))
+        run_mod.dry_run(session, v, opts.RunOptions.of(standin=False, output_dir=tmp_path / "out"))

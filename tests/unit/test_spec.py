@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from launcher.errors import SpecError
-from launcher.spec import DEFAULT_SPEC, load_spec
+from launcher.spec.model import DEFAULT_SPEC, load_spec
 
 
 def write_spec(tmp_path: Path, mutate) -> Path:

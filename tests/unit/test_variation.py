@@ -1,8 +1,8 @@
 import pytest
 
 from launcher.errors import UsageError
-from launcher.spec import load_spec
-from launcher.variation import parse_variation, require_supported
+from launcher.spec.model import load_spec
+from launcher.spec.variation import parse_variation, require_supported
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,6 @@ def test_bad_variations(spec, text, message):
 
 
 def test_unsupported_combination_names_reason(spec):
-    with pytest.raises(UsageError, match=r"unsupported combination _onnxruntime,_cpu,_resnet50,_int8: .*fp32 only"):
+    with pytest.raises(UsageError, match=r"unsupported combination _cpu,_onnxruntime,_resnet50,_int8: .*fp32 only"):
         require_supported(parse_variation("_int8", spec), spec)
     require_supported(parse_variation(None, spec), spec)

@@ -1,8 +1,8 @@
 import pytest
 
-from launcher import wheelhouse
+from launcher.build import wheelhouse
 from launcher.errors import UsageError
-from launcher.spec import load_spec
+from launcher.spec.model import load_spec
 
 
 def test_platform_tags_follow_glibc():

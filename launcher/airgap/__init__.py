@@ -1,0 +1,1 @@
+"""Air-gapped labs: fetch ahead (downloads, lock file), registry mirrors, and image bundles."""

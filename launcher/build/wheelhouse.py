@@ -1,0 +1,128 @@
+"""Host-side wheelhouse: the wheels an image installs, fetched for the image's Python and platform.
+
+Builds install them with `pip install --no-index`, so no build step needs a package index (or the
+proxy's CA certificate). A wheelhouse is complete when its stamp matches the requirements it was made
+for; then it is reused without asking any index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from launcher.console import say
+from launcher.errors import BuildError, UsageError
+from launcher.spec.model import Base, Spec
+
+STAMP = ".complete.json"
+
+
+def pip_platforms(base: Base) -> list[str]:
+    """Every manylinux tag a base with this glibc accepts (pip matches --platform exactly)."""
+    arch = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[base.platform]
+    minor = int(base.glibc.split(".")[1])
+    tags = [f"manylinux_2_{n}_{arch}" for n in range(minor, 16, -1)]
+    return tags + [f"manylinux2014_{arch}", f"linux_{arch}"]
+
+
+def requirements(spec: Spec, framework: str, device: str) -> list[str]:
+    return list(spec.harness.requirements) + list(spec.install(framework, device).requirements)
+
+
+def wheelhouse_dir(cache: Path, framework: str, device: str, python: str) -> Path:
+    return cache / "wheels" / f"{framework}-{device}-cp{python.replace('.', '')}"
+
+
+def _fingerprint(reqs: list[str], platforms: list[str], python: str, sources: list[str]) -> str:
+    blob = json.dumps({"requirements": reqs, "platforms": platforms, "python": python, "sources": sources})
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: list[str],
+           offline: bool = False, log=say, python: str | None = None, index_url: str | None = None,
+           ca_bundle: Path | str | None = None) -> Path:
+    """Return a complete wheelhouse directory (wheels + requirements.txt), downloading if needed.
+
+    `python` is the base's Python when an override differs from images.yaml's. `index_url` (replacing
+    the install's index) and `ca_bundle` (pip --cert) only say where and how to download the pinned
+    wheels, so they are not part of the fingerprint: a wheelhouse fetched through a lab's index is
+    the one an offline build finds."""
+    base = spec.base(device)
+    python = python or base.python
+    install = spec.install(framework, device)
+    reqs = requirements(spec, framework, device)
+    platforms = pip_platforms(base)
+    sources = [install.index_url or ""] + list(install.extra_index_urls) + list(find_links)
+    fingerprint = _fingerprint(reqs, platforms, python, sources)
+    target = wheelhouse_dir(cache, framework, device, python)
+    stamp = target / STAMP
+    if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+        return target
+    if offline:
+        raise UsageError(f"wheels for {framework}-{device} are not in the cache {target}; "
+                         f"run `mlperf-docker fetch --variation _{framework},_{device}` on a connected machine")
+    # Download into a fresh folder and swap it in at the end: a failed or interrupted fetch leaves the
+    # previous wheelhouse as it was, and no stale wheel from an older pin lingers.
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    (partial / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
+            "--implementation", "cp", "--python-version", python, "--dest", str(partial),
+            "--requirement", str(partial / "requirements.txt")]
+    for platform in platforms:
+        args += ["--platform", platform]
+    if index_url or install.index_url:
+        args += ["--index-url", index_url or install.index_url]
+    if ca_bundle:
+        args += ["--cert", str(ca_bundle)]
+    for url in install.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for link in find_links:
+        args += ["--find-links", link]
+    log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
+    env = None
+    if ca_bundle:
+        # pip's HTTP library lets REQUESTS_CA_BUNDLE (often set system-wide) override --cert: point it at the bundle too.
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=str(ca_bundle), PIP_CERT=str(ca_bundle))
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
+        last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
+        shutil.rmtree(partial, ignore_errors=True)
+        raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
+    files = {p.name: _sha256(p) for p in sorted(partial.glob("*.whl"))}
+    (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs, "files": files}, indent=1))
+    old = target.with_name(target.name + ".old")
+    if target.exists():
+        target.rename(old)
+    partial.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(target: Path) -> list[tuple[str, str, str]]:
+    """Check a complete wheelhouse's wheels against the sha256 its stamp recorded when they were
+    fetched; returns (wheel, expected, got) for each mismatch ("missing" for a wheel that is gone).
+    Stamps older than the recorded digests have nothing to check."""
+    files = json.loads((target / STAMP).read_text()).get("files", {})
+    bad = []
+    for name, expected in files.items():
+        path = target / name
+        got = _sha256(path) if path.exists() else "missing"
+        if got != expected:
+            bad.append((name, expected, got))
+    return bad

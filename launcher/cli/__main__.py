@@ -1,0 +1,5 @@
+import sys
+
+from launcher.cli.root import main
+
+sys.exit(main())

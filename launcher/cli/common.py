@@ -1,0 +1,49 @@
+"""What every command shares: the options every command takes, and the one-line error handling."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from launcher.console import err, out  # noqa: F401  (the commands' one output channel)
+from launcher.errors import MlperfDockerError
+from launcher.session import Session
+
+VARIATION_HELP = "CM-style variations, e.g. _pytorch,_cuda,_bert-99 (defaults _cpu,_fp32,_onnxruntime,_resnet50)"
+VARIATIONS_HELP = "CM-style variations, e.g. _cpu,_onnxruntime,_resnet50 (repeatable; default: the default variation)"
+
+# Every command takes these three.
+SpecOption = typer.Option(None, "--spec", help="images.yaml to use", envvar="MLPERF_DOCKER_SPEC")
+CacheOption = typer.Option(None, "--cache", help="cache folder (default: MLPERF_DOCKER_CACHE or the user cache dir)")
+BaseOption = typer.Option(None, "--base", help="DEVICE=IMAGE[,python=X.Y]: use IMAGE as DEVICE's base")
+# Commands that build or fetch take these too.
+OfflineOption = typer.Option(False, "--offline", help="build from the cache only (`mlperf-docker fetch` fills it), no network")
+IndexUrlOption = typer.Option(None, "--index-url", help="package index for the host-side wheel fetch (never in the image)")
+CaBundleOption = typer.Option(None, "--ca-bundle", help="PEM CA bundle for the host-side fetches (downloads, pip --cert)")
+MirrorOption = typer.Option(None, "--registry-mirror", help="pull remote base images through this registry mirror prefix")
+
+
+def open_session(spec_path: Optional[Path], cache: Optional[Path], base: Optional[list[str]], **flags) -> Session:
+    """The command's Session: the settings cascade applied to its flags."""
+    return Session.open(spec_path, base, cache=cache, **flags)
+
+
+def handled(command: Callable) -> Callable:
+    """Turn the tool's errors into one line on stderr and their exit code; no tracebacks."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MlperfDockerError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("error: interrupted; nothing already written was removed (downloads resume on the next fetch)",
+                      markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper

@@ -1,0 +1,134 @@
+"""Plan a run: everything `run` will do, computed once into a frozen RunPlan, before anything happens.
+
+`run --dry-run` prints the plan's `docker run` line; `run` executes the plan (launcher/run/execute.py).
+The harness command is the contract's BenchmarkSettings.to_argv(); the in-image paths are the contract's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mlperf_harness.contract import (CUSTOM_MODEL_DIR, DATASET_DIR, MODEL_DIR, RESULTS_MOUNT, USER_DATASET_MOUNT,
+                                     BenchmarkSettings)
+
+from launcher.errors import UsageError
+from launcher.run.container import ContainerSpec, Mount
+from launcher.run.devices import Passthrough, passthrough
+from launcher.run.options import RunOptions, validate
+from launcher.run.results import run_name
+from launcher.session import Session
+from launcher.spec.model import Spec
+from launcher.spec.variation import Variation, require_supported
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run, decided: the image, the harness argv, the mounts, the container options and the bookkeeping."""
+
+    variation: Variation
+    options: RunOptions
+    image: str
+    benchmark: BenchmarkSettings  # complete: what the harness in the container receives
+    mounts: tuple[Mount, ...]  # besides the results folder
+    user: str
+    environment: dict[str, str]
+    gpu: Passthrough
+    signature: str
+    label: str  # the run folder's name after its time stamp
+    user_dataset: Path | None
+    docker: str = "docker"
+
+    @property
+    def argv(self) -> list[str]:
+        return self.benchmark.to_argv()
+
+    def container(self, run_dir: Path) -> ContainerSpec:
+        """The container for a run folder (mounted at the contract's RESULTS_MOUNT)."""
+        gpu = self.gpu
+        return ContainerSpec(
+            image=self.image,
+            command=self.argv,
+            mounts=[Mount(str(run_dir.resolve()), RESULTS_MOUNT), *self.mounts],
+            user=self.user,
+            network="none",
+            environment=dict(self.environment),
+            gpus=gpu.gpus,
+            devices=list(gpu.devices),
+            group_add=list(gpu.group_add),
+            security_opt=list(gpu.security_opt),
+            ipc_mode=gpu.ipc_mode,
+            mem_limit=self.options.memory,
+        )
+
+    def docker_run_line(self) -> str:
+        """The equivalent `docker run` line (for a run folder named as the run would name it now)."""
+        run_dir = (self.options.output_dir / run_name(self.label)).resolve()
+        return self.container(run_dir).to_cli(docker=self.docker)
+
+
+def system_name(spec: Spec, variation: Variation, hw_name: str | None) -> str:
+    hw = hw_name or socket.gethostname() or "default"
+    hw = re.sub(r"[^A-Za-z0-9_.-]+", "_", hw)
+    version = spec.framework_version(variation.framework, variation.device)
+    return f"{hw}-reference-{variation.device}-{variation.framework}-v{version}"
+
+
+def user_dataset(spec: Spec, variation: Variation, options: RunOptions) -> Path | None:
+    """The user's dataset folder to mount (--imagenet_path or --dataset_path), checked against the model."""
+    name = spec.models[variation.model].dataset
+    if options.imagenet_path is not None and name != "imagenet":
+        raise UsageError(f"--imagenet_path applies to ImageNet models, not {variation.model} ({name}); use --dataset_path")
+    folder = options.imagenet_path or options.dataset_path
+    if folder is not None and name is not None:
+        index = spec.datasets[name].index_file
+        if not (folder / index).is_file():
+            raise UsageError(f"--dataset_path {folder}: expected a {name} folder holding {index}")
+    return folder
+
+
+def default_user() -> str:
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev")) -> RunPlan:
+    """Check everything that can be checked without the engine, once, and decide the run."""
+    spec = session.spec
+    require_supported(variation, spec)
+    validate(options)
+    folder = user_dataset(spec, variation, options)
+    if folder is None and not options.standin:
+        flag = "--imagenet_path" if spec.models[variation.model].dataset == "imagenet" else "--dataset_path"
+        raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
+                         f"give your copy with {flag} DIR")
+    backend = spec.backend(variation.model, variation.framework)
+    mounts = []
+    if options.custom_model:
+        mounts.append(Mount(str(options.custom_model.resolve().parent), CUSTOM_MODEL_DIR, read_only=True))
+        model_path = f"{CUSTOM_MODEL_DIR}/{options.custom_model.name}"
+    else:
+        model_path = f"{MODEL_DIR}/{backend.file_name}"
+    if folder is not None:
+        mounts.append(Mount(str(folder.resolve()), USER_DATASET_MOUNT, read_only=True))
+    benchmark = replace(
+        options.benchmark, model=variation.model, backend=variation.framework, device=variation.device,
+        model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
+        output_dir=RESULTS_MOUNT, system=system_name(spec, variation, options.hw_name))
+    gpu = passthrough(variation.device, options.gpus, dev_root=dev_root)
+    return RunPlan(
+        variation=variation,
+        options=options,
+        image=variation.image_key(options.standin).tag(session.repository),
+        benchmark=benchmark,
+        mounts=tuple(mounts),
+        user=options.user or default_user(),
+        environment={"HOME": "/tmp", **gpu.environment, **options.extra_env},
+        gpu=gpu,
+        signature=options.signature(variation),
+        label=f"{variation.framework}-{variation.device}-{variation.model}",
+        user_dataset=folder,
+        docker=Path(session.engine.cli).name,
+    )

@@ -1,0 +1,303 @@
+"""images.yaml: the typed model, its loader and the support matrix it yields."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from launcher.errors import SpecError
+
+DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "images.yaml"
+
+_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,-]+\])?==[A-Za-z0-9.+!_-]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _pinned(reqs: list[str]) -> list[str]:
+    for req in reqs:
+        if not _PIN.match(req):
+            raise ValueError(f"a pinned requirement NAME==VERSION (got {req!r})")
+    return reqs
+
+
+class Base(_Strict):
+    image: str
+    python: str = Field(pattern=r"^3\.\d+$")
+    platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
+    glibc: str = Field(default="2.28", pattern=r"^2\.\d+$")
+    # Shell commands run as root in the base stage (e.g. installing python on a CUDA base).
+    setup: list[str] = []
+
+
+class Device(_Strict):
+    base: Optional[Base] = None
+    refuse: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _base_or_reason(self) -> "Device":
+        if (self.base is None) == (self.refuse is None):
+            raise ValueError("exactly one of `base` or `refuse` (a reason)")
+        return self
+
+
+class Install(_Strict):
+    requirements: list[str]
+    # The framework's version in this install, where it differs from the framework's `version`.
+    version: Optional[str] = None
+    index_url: Optional[str] = None
+    extra_index_urls: list[str] = []
+
+    _check = field_validator("requirements")(lambda cls, v: _pinned(v))
+
+
+class Framework(_Strict):
+    aliases: list[str] = []
+    version: Optional[str] = None
+    installs: dict[str, Install] = {}
+    # Per-device reasons where `installs` has no entry; a string refuses every device.
+    refuse: Optional[str | dict[str, str]] = None
+
+    def refusal(self, device: str) -> Optional[str]:
+        if isinstance(self.refuse, str):
+            return self.refuse
+        if device in self.installs:
+            return None
+        return (self.refuse or {}).get(device)
+
+
+class Precision(_Strict):
+    aliases: list[str] = []
+
+
+class Artifact(_Strict):
+    name: str
+    url: str = Field(pattern=r"^(https?|file)://")
+    sha256: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    md5: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    size: Optional[int] = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _digest(self) -> "Artifact":
+        if not (self.sha256 or self.md5):
+            raise ValueError("a digest: `sha256` (or `md5` where that is all that is published)")
+        return self
+
+
+class Backend(_Strict):
+    precisions: list[str]
+    standin: str
+    # The real model file (URL + digest). Where none is published with a digest, `model_file` names the
+    # file the harness loads (stand-in or a user's --model) and `real_refuse` says why --real is refused.
+    artifact: Optional[Artifact] = None
+    model_file: Optional[str] = None
+    real_refuse: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _artifact_or_reason(self) -> "Backend":
+        if self.artifact is None and not (self.model_file and self.real_refuse):
+            raise ValueError("an `artifact`, or `model_file` with a `real_refuse` reason")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        return self.artifact.name if self.artifact else self.model_file  # type: ignore[return-value]
+
+
+class Dataset(_Strict):
+    description: str
+    layout: str
+    index_file: str  # the file a folder of this dataset must hold (checked before a mount)
+    redistributable: bool
+    standin: str
+
+
+class Model(_Strict):
+    task: Optional[str] = None
+    loadgen_key: Optional[str] = None
+    dataset: Optional[str] = None
+    performance_sample_count: Optional[int] = None
+    accuracy_target: Optional[str] = None
+    backends: dict[str, Backend] = {}
+    refuse: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _backends_or_reason(self) -> "Model":
+        if not self.backends and not self.refuse:
+            raise ValueError("`backends` or a `refuse` reason")
+        if self.backends and not (self.loadgen_key and self.dataset and self.performance_sample_count):
+            raise ValueError("`loadgen_key`, `dataset` and `performance_sample_count` for a model with backends")
+        return self
+
+
+class Harness(_Strict):
+    requirements: list[str]
+
+    _check = field_validator("requirements")(lambda cls, v: _pinned(v))
+
+
+class Project(_Strict):
+    name: str
+    source: str
+    repository: str = Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
+
+
+class Combination(_Strict):
+    """One (framework, device, model, precision) and whether it is supported."""
+
+    framework: str
+    device: str
+    model: str
+    precision: str
+    reason: Optional[str] = None
+
+    @property
+    def supported(self) -> bool:
+        return self.reason is None
+
+
+class Spec(_Strict):
+    schema_version: Literal[1]
+    project: Project
+    harness: Harness
+    devices: dict[str, Device]
+    frameworks: dict[str, Framework]
+    precisions: dict[str, Precision]
+    datasets: dict[str, Dataset]
+    models: dict[str, Model]
+    digest: str = ""
+    # Where the file lives: its dockerfiles/ folder sits beside it.
+    path: Path = DEFAULT_SPEC
+
+    @property
+    def dockerfiles(self) -> Path:
+        return self.path.parent / "dockerfiles"
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> "Spec":
+        for fname, fw in self.frameworks.items():
+            for dev in fw.installs:
+                if dev not in self.devices:
+                    raise ValueError(f"frameworks.{fname}.installs.{dev}: unknown device (known: {', '.join(self.devices)})")
+        for mname, model in self.models.items():
+            if model.dataset and model.dataset not in self.datasets:
+                raise ValueError(f"models.{mname}.dataset: unknown dataset {model.dataset!r}")
+            for bname, backend in model.backends.items():
+                if bname not in self.frameworks:
+                    raise ValueError(f"models.{mname}.backends.{bname}: unknown framework")
+                for p in backend.precisions:
+                    if p not in self.precisions:
+                        raise ValueError(f"models.{mname}.backends.{bname}.precisions: unknown precision {p!r}")
+        return self
+
+    # ---- queries -------------------------------------------------------------------------------
+
+    def base(self, device: str) -> Base:
+        base = self.devices[device].base
+        assert base is not None, f"device {device} has no base"
+        return base
+
+    def install(self, framework: str, device: str) -> Install:
+        return self.frameworks[framework].installs[device]
+
+    def framework_version(self, framework: str, device: str) -> str:
+        install = self.frameworks[framework].installs.get(device)
+        return (install and install.version) or self.frameworks[framework].version or "unknown"
+
+    def backend(self, model: str, framework: str) -> Backend:
+        return self.models[model].backends[framework]
+
+    def check(self, framework: str, device: str, model: str, precision: str) -> Combination:
+        """The combination, with the reason it is refused (None when supported)."""
+        reason = self.devices[device].refuse
+        if reason is None:
+            reason = self.frameworks[framework].refusal(device)
+            if reason is None and device not in self.frameworks[framework].installs:
+                reason = f"{framework} has no install for {device} in images.yaml"
+        if reason is None:
+            m = self.models[model]
+            if m.refuse and not m.backends:
+                reason = m.refuse
+            elif framework not in m.backends:
+                reason = m.refuse or f"{model} has no {framework} backend yet"
+            elif precision not in m.backends[framework].precisions:
+                published = ", ".join(m.backends[framework].precisions)
+                reason = f"{model} on {framework} is published in {published} only"
+        return Combination(framework=framework, device=device, model=model, precision=precision, reason=reason)
+
+    @cached_property
+    def image_groups(self) -> dict[tuple[str, str], list[str]]:
+        """(framework, device) -> its supported models, in images.yaml order: one Dockerfile each."""
+        out: dict[tuple[str, str], list[str]] = {}
+        for fname in self.frameworks:
+            for dev in self.devices:
+                models = [
+                    m for m, model in self.models.items()
+                    if any(self.check(fname, dev, m, p).supported for p in self.precisions)
+                ]
+                if models:
+                    out[(fname, dev)] = models
+        return out
+
+    def supported(self) -> list[Combination]:
+        """Every supported (framework, device, model, precision): one image each."""
+        return [c for c in self.matrix() if c.supported]
+
+    def matrix(self) -> list[Combination]:
+        """Every (framework, device, model) with its first supported precision, or the refusal."""
+        rows = []
+        for fname in self.frameworks:
+            for dev in self.devices:
+                for m in self.models:
+                    checks = [self.check(fname, dev, m, p) for p in self.precisions]
+                    ok = [c for c in checks if c.supported]
+                    rows.extend(ok if ok else [checks[0]])
+        return rows
+
+
+def _key_path(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
+
+
+def _first_error(exc: ValidationError, source: Path) -> str:
+    errors = exc.errors()
+    err = errors[0]
+    path = _key_path(err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if err["type"] == "missing":
+        msg = "a value is required"
+    elif err["type"] == "extra_forbidden":
+        msg = "an unknown key"
+    return f"{source}: {path}: expected {msg}{more}" if not msg.startswith(("an unknown", "a value")) \
+        else f"{source}: {path}: {msg}{more}"
+
+
+def load_spec(path: Path | str | None = None) -> Spec:
+    """Read and validate images.yaml; every problem becomes a SpecError naming file and key path."""
+    source = Path(path) if path else DEFAULT_SPEC
+    try:
+        raw_bytes = source.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot read ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: expected a mapping at the top level")
+    raw["digest"] = "sha256:" + hashlib.sha256(raw_bytes).hexdigest()
+    try:
+        return Spec.model_validate(raw).model_copy(update={"path": source.resolve()})
+    except ValidationError as exc:
+        raise SpecError(_first_error(exc, source)) from None
