@@ -31,7 +31,19 @@ def pip_platforms(base: Base) -> list[str]:
 
 
 def requirements(spec: Spec, framework: str, device: str) -> list[str]:
+    """What the image's shared virtual environment installs: the harness's and the framework's pins."""
     return list(spec.harness.requirements) + list(spec.install(framework, device).requirements)
+
+
+def model_requirements(spec: Spec, framework: str, device: str) -> dict[str, list[str]]:
+    """Model -> the pins its own image layer installs (requirements-<model>.txt in the wheelhouse), for
+    the models of this image family that own such a layer (Spec.deps_owners)."""
+    owners = spec.deps_owners(spec.image_groups.get((framework, device), []))
+    return {m: list(spec.models[m].requirements) for m, owner in owners.items() if owner == m}
+
+
+def model_requirements_file(model: str) -> str:
+    return f"requirements-{model}.txt"
 
 
 def wheelhouse_dir(cache: Path, framework: str, device: str, python: str) -> Path:
@@ -56,9 +68,11 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     python = python or base.python
     install = spec.install(framework, device)
     reqs = requirements(spec, framework, device)
+    per_model = model_requirements(spec, framework, device)
     platforms = pip_platforms(base)
     sources = [install.index_url or ""] + list(install.extra_index_urls) + list(find_links)
-    fingerprint = _fingerprint(reqs, platforms, python, sources)
+    fingerprint = _fingerprint(reqs + [f"{m}:{r}" for m, rs in per_model.items() for r in rs],
+                               platforms, python, sources)
     target = wheelhouse_dir(cache, framework, device, python)
     stamp = target / STAMP
     if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
@@ -75,6 +89,9 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
             "--implementation", "cp", "--python-version", python, "--dest", str(partial),
             "--requirement", str(partial / "requirements.txt")]
+    for model, pins in per_model.items():  # installed with --no-deps into the model's layer
+        (partial / model_requirements_file(model)).write_text("\n".join(pins) + "\n")
+        args += ["--requirement", str(partial / model_requirements_file(model))]
     for platform in platforms:
         args += ["--platform", platform]
     if index_url or install.index_url:

@@ -99,6 +99,11 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     spec = session.spec
     require_supported(variation, spec)
     validate(options)
+    allowed = spec.models[variation.model].scenarios
+    refused = [s for s in options.benchmark.scenarios if allowed and s not in allowed]
+    if refused:
+        raise UsageError(f"{variation.model} runs {' and '.join(allowed)} only (as the reference); "
+                         f"not {', '.join(refused)}")
     folder = user_dataset(spec, variation, options)
     if folder is None and not options.standin:
         flag = "--imagenet_path" if spec.models[variation.model].dataset == "imagenet" else "--dataset_path"
