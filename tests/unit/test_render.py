@@ -44,7 +44,24 @@ def test_no_buildkit_only_syntax_and_generated_header():
 def test_wheels_stay_out_of_the_final_image():
     text = render.render_all(load_spec())[0].text
     final_stages = text.split("FROM base AS framework", 1)[1]
-    assert "wheels" not in final_stages.replace("COPY --from=venv /opt/venv /opt/venv", "")
+    # The model stages (and the framework stage) copy the finished environments, never the wheels;
+    # only the throw-away <model>-deps stages install from them.
+    model_stages = [s for s in final_stages.split("\nFROM ") if not s.startswith("base AS ")]
+    assert len(model_stages) > 1
+    for stage in model_stages:
+        assert "wheels" not in stage.replace("COPY --from=venv /opt/venv /opt/venv", "")
+
+
+def test_model_requirements_get_their_own_layer():
+    spec = load_spec()
+    text = {r.name: r.text for r in render.render_all(spec)}["onnxruntime-cpu.Dockerfile"]
+    assert text.count("FROM base AS 3d-unet-99-deps") == 1  # 3d-unet-99.9 has the same pins: shared
+    assert text.count("COPY --from=3d-unet-99-deps /opt/model-deps /opt/model-deps") == 2
+    assert "--requirement /tmp/wheels/requirements-retinanet.txt" in text
+    resnet50 = text.split("FROM framework AS resnet50", 1)[1].split("\nFROM ", 1)[0]
+    assert "model-deps" not in resnet50 and "ENV PYTHONPATH=/opt/mlperf/harness \\" in resnet50
+    assert "tf-cpu.Dockerfile" in {r.name for r in render.render_all(spec)}
+    assert "deps" not in {r.name: r.text for r in render.render_all(spec)}["tf-cpu.Dockerfile"]
 
 
 def test_check_reports_stale_and_unknown_files(tmp_path):
