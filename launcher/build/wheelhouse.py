@@ -20,6 +20,7 @@ from launcher.errors import BuildError, UsageError
 from launcher.spec.model import Base, Spec
 
 STAMP = ".complete.json"
+MODEL_WHEELS = "model-wheels"  # the models' own wheels and requirements-<model>.txt, a subfolder
 
 
 def pip_platforms(base: Base) -> list[str]:
@@ -86,34 +87,43 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     (partial / "requirements.txt").write_text("\n".join(reqs) + "\n")
-    args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-            "--implementation", "cp", "--python-version", python, "--dest", str(partial),
-            "--requirement", str(partial / "requirements.txt")]
-    for model, pins in per_model.items():  # installed with --no-deps into the model's layer
-        (partial / model_requirements_file(model)).write_text("\n".join(pins) + "\n")
-        args += ["--requirement", str(partial / model_requirements_file(model))]
-    for platform in platforms:
-        args += ["--platform", platform]
-    if index_url or install.index_url:
-        args += ["--index-url", index_url or install.index_url]
-    if ca_bundle:
-        args += ["--cert", str(ca_bundle)]
-    for url in install.extra_index_urls:
-        args += ["--extra-index-url", url]
-    for link in find_links:
-        args += ["--find-links", link]
     log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
-    env = None
-    if ca_bundle:
-        # pip's HTTP library lets REQUESTS_CA_BUNDLE (often set system-wide) override --cert: point it at the bundle too.
-        env = dict(os.environ, REQUESTS_CA_BUNDLE=str(ca_bundle), PIP_CERT=str(ca_bundle))
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
-        last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
-        shutil.rmtree(partial, ignore_errors=True)
-        raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
-    files = {p.name: _sha256(p) for p in sorted(partial.glob("*.whl"))}
+    downloads = [(partial, ["requirements.txt"], False)]
+    if per_model:
+        # The models' own pins go to their own folder (their image layers install it with --no-deps: their
+        # dependencies, such as numpy, are the environment's), so the shared layers' wheels/ is unchanged.
+        (partial / MODEL_WHEELS).mkdir()
+        for model, pins in per_model.items():
+            (partial / MODEL_WHEELS / model_requirements_file(model)).write_text("\n".join(pins) + "\n")
+        downloads.append((partial / MODEL_WHEELS, [model_requirements_file(m) for m in per_model], True))
+    for dest, files, no_deps in downloads:
+        args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
+                "--implementation", "cp", "--python-version", python, "--dest", str(dest)]
+        args += ["--no-deps"] if no_deps else []
+        for name in files:
+            args += ["--requirement", str(dest / name)]
+        for platform in platforms:
+            args += ["--platform", platform]
+        if index_url or install.index_url:
+            args += ["--index-url", index_url or install.index_url]
+        if ca_bundle:
+            args += ["--cert", str(ca_bundle)]
+        for url in install.extra_index_urls:
+            args += ["--extra-index-url", url]
+        for link in find_links:
+            args += ["--find-links", link]
+        env = None
+        if ca_bundle:
+            # pip's HTTP library lets REQUESTS_CA_BUNDLE (often set system-wide) override --cert: point it at the bundle too.
+            env = dict(os.environ, REQUESTS_CA_BUNDLE=str(ca_bundle), PIP_CERT=str(ca_bundle))
+        proc = subprocess.run(args, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
+            last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
+            shutil.rmtree(partial, ignore_errors=True)
+            raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
+    files = {p.relative_to(partial).as_posix(): _sha256(p)
+             for p in sorted(partial.glob("*.whl")) + sorted(partial.glob(f"{MODEL_WHEELS}/*.whl"))}
     (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs, "files": files}, indent=1))
     old = target.with_name(target.name + ".old")
     if target.exists():
