@@ -127,15 +127,15 @@ LABEL org.opencontainers.image.revision="${REVISION}" \
       io.mlperf-docker.base.name="${BASE_IMAGE}"
 
 # 3d-unet-99's own packages (images.yaml models.3d-unet-99.requirements), kept out of the shared layers.
-FROM base AS 3d-unet-99-deps
+FROM base AS model-3d-unet-99-deps
 COPY model-wheels/ /tmp/wheels/
 RUN python3 -m venv /tmp/pip \
  && /tmp/pip/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
         --find-links /tmp/wheels --target /opt/model-deps --requirement /tmp/wheels/requirements-3d-unet-99.txt \
  && find /opt/model-deps -name __pycache__ -prune -exec rm -rf {} +
 
-FROM framework AS 3d-unet-99
-COPY --from=3d-unet-99-deps /opt/model-deps /opt/model-deps
+FROM framework AS model-3d-unet-99
+COPY --from=model-3d-unet-99-deps /opt/model-deps /opt/model-deps
 COPY models/3d-unet-99/ /opt/mlperf/model/
 COPY datasets/kits19/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
@@ -156,8 +156,8 @@ LABEL org.opencontainers.image.revision="${REVISION}" \
       io.mlperf-docker.spec-digest="${SPEC_DIGEST}" \
       io.mlperf-docker.base.name="${BASE_IMAGE}"
 
-FROM framework AS 3d-unet-99.9
-COPY --from=3d-unet-99-deps /opt/model-deps /opt/model-deps
+FROM framework AS model-3d-unet-99.9
+COPY --from=model-3d-unet-99-deps /opt/model-deps /opt/model-deps
 COPY models/3d-unet-99.9/ /opt/mlperf/model/
 COPY datasets/kits19/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/

@@ -9,6 +9,7 @@ import jinja2
 from mlperf_harness.contract import DATASET_DIR, HARNESS_DIR, MODEL_DIR
 
 from launcher.spec.model import Spec
+from launcher.spec.variation import stage_name
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -46,6 +47,7 @@ def render_all(spec: Spec) -> list[Rendered]:
             models=models,
             datasets={m: spec.models[m].dataset for m in models},
             model_deps=spec.deps_owners(models),
+            stages={m: stage_name(m) for m in models},
             paths=PATHS,
         )
         out.append(Rendered(f"{framework}-{device}.Dockerfile", text))
