@@ -158,3 +158,36 @@ def test_wrong_layout_is_one_line(tmp_path, retinanet_standin, model_spec_env):
     assert proc.returncode == 1
     assert len(proc.stderr.splitlines()) == 1
     assert "annotations/openimages-mlperf.json: not found" in proc.stderr
+
+
+def test_sut_sends_each_image_its_own_response_size():
+    """Variable-size responses (retinanet's detections, possibly none) reach LoadGen intact."""
+    import ctypes
+    from collections import namedtuple
+
+    from mlperf_harness.sut import SystemUnderTest
+
+    Sample = namedtuple("Sample", "id index")
+    got = {}
+
+    def complete(responses):
+        for r in responses:
+            got[r.id] = ctypes.string_at(r.data, r.size) if r.size else b""
+
+    class Qsl:
+        def gather(self, indices):
+            return np.full((len(indices), 1), indices[0], dtype=np.float32)
+
+    class Backend:
+        def run(self, batch):
+            k = int(batch[0, 0])  # image k: k detections at score 0.9
+            return [np.zeros((k, 4), np.float32), np.full(k, 7), np.full(k, 0.9, np.float32)]
+
+    sut = SystemUnderTest("MultiStream", Backend(), Qsl(), None, max_batchsize=1, complete=complete,
+                          responses=retinanet.detection_responses,
+                          on_error=lambda message: pytest.fail(message))
+    sut.issue_queries([Sample(10 + i, i) for i in range(3)])
+    assert got[10] == b""
+    for i in (1, 2):
+        rows = np.frombuffer(got[10 + i], dtype="<f4").reshape(-1, 7)
+        assert rows.shape == (i, 7) and (rows[:, 0] == i).all() and (rows[:, 6] == 7).all()
