@@ -70,3 +70,26 @@ def test_dataset_path_in_the_reference_layout(tmp_path):
     good = cli("run", "--dry-run", "-v", "_onnxruntime,_cpu,_3d-unet-99", "--dataset_path", kits,
                "--output_dir", tmp_path / "o")
     assert good.returncode == 0, good.stderr
+
+
+def test_context_keeps_model_wheels_out_of_the_shared_wheels(tmp_path):
+    from launcher.build import context
+
+    wheels = tmp_path / "wheelhouse"
+    (wheels / wheelhouse.MODEL_WHEELS).mkdir(parents=True)
+    (wheels / "requirements.txt").write_text("numpy==2.4.6\n")
+    (wheels / "numpy-2.4.6-cp311-none-any.whl").write_text("x")
+    (wheels / wheelhouse.STAMP).write_text("{}")
+    (wheels / wheelhouse.MODEL_WHEELS / "requirements-retinanet.txt").write_text("pycocotools==2.0.11\n")
+    (wheels / wheelhouse.MODEL_WHEELS / "pycocotools-2.0.11-cp311-cp311-any.whl").write_text("y")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    ctx = context.stage(tmp_path / "cache", dockerfile, wheels, "retinanet", [], "openimages", None)
+    assert sorted(p.name for p in (ctx / "wheels").iterdir()) == [
+        "numpy-2.4.6-cp311-none-any.whl", "requirements.txt"]
+    assert sorted(p.name for p in (ctx / "model-wheels").iterdir()) == [
+        "pycocotools-2.0.11-cp311-cp311-any.whl", "requirements-retinanet.txt"]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    ctx = context.stage(tmp_path / "cache", dockerfile, plain, "resnet50", [], "imagenet", None)
+    assert (ctx / "model-wheels").is_dir() and not any((ctx / "model-wheels").iterdir())
