@@ -17,7 +17,11 @@ off by default: on a 2-core machine the copy competes with the framework's
 threads (benchmarks/run.py measures both).
 
 Each sample's response is the postprocessed result row (for resnet50 one
-int32 label; for bert float32 [384, 2] start/end logits). The result array backs the response pointers and is kept
+int32 label; for bert float32 [384, 2] start/end logits), or, for models whose
+responses differ in size (retinanet's detections), one array per sample from
+``responses(outputs, qsl_indices)``. ``infer(backend, batch)`` replaces
+``backend.run`` where one sample takes more than one model call (3d-unet's
+sliding window). The result arrays back the response pointers and are kept
 alive until QuerySamplesComplete returns. Any failure calls ``on_error``
 (default: print one ``error:`` line and exit the process), because an
 exception escaping a LoadGen callback aborts and an uncompleted query hangs.
@@ -64,6 +68,8 @@ class SystemUnderTest:
         on_error: Callable[[str], None] = abort,
         prefetch: bool = False,
         batch_timeout_s: float = 0.0,
+        infer: Optional[Callable] = None,
+        responses: Optional[Callable] = None,
     ) -> None:
         import mlperf_loadgen as lg
 
@@ -73,6 +79,10 @@ class SystemUnderTest:
         self.backend = backend
         self.qsl = qsl
         self.postprocess = postprocess
+        self.infer = infer or (lambda backend, batch: backend.run(batch))
+        self.responses = responses
+        # SingleStream's lean path fits models answered by backend.run + postprocess alone.
+        self._lean = infer is None and responses is None
         self.max_batchsize = max(1, max_batchsize)
         self.on_error = on_error
         self._response = lg.QuerySampleResponse
@@ -93,7 +103,7 @@ class SystemUnderTest:
         try:
             if self.pool is not None:
                 self.pool.submit(samples)
-            elif len(samples) == 1:
+            elif len(samples) == 1 and self._lean:
                 self._run_one(samples[0])
             else:
                 for start in range(0, len(samples), self.max_batchsize):
@@ -126,8 +136,11 @@ class SystemUnderTest:
     def _execute(self, samples: Sequence, batch=None) -> None:
         if batch is None:
             batch = self.qsl.gather([s.index for s in samples])
-        outputs = self.backend.run(batch)
-        self.complete(samples, self.postprocess(outputs))
+        outputs = self.infer(self.backend, batch)
+        if self.responses is not None:
+            self.complete(samples, self.responses(outputs, [s.index for s in samples]))
+        else:
+            self.complete(samples, self.postprocess(outputs))
         with self._stats:
             self.batches += 1
             if len(samples) > self.largest_batch:
@@ -137,15 +150,25 @@ class SystemUnderTest:
         return (f"sut: {self.completed} samples in {self.batches} batches, largest batch "
                 f"{self.largest_batch} (max-batchsize {self.max_batchsize})")
 
-    def complete(self, samples: Sequence, results: np.ndarray) -> None:
-        results = np.ascontiguousarray(results)
-        if results.shape[0] != len(samples):
-            raise RuntimeError(
-                f"backend returned {results.shape[0]} results for a batch of {len(samples)}")
-        size = results.nbytes // len(samples)
-        base = results.ctypes.data
-        responses = [self._response(s.id, base + n * size, size) for n, s in enumerate(samples)]
-        self._complete_fn(responses)  # copies the bytes; ``results`` lives until here
+    def complete(self, samples: Sequence, results) -> None:
+        """``results``: one array [N, ...] (equal sizes), or a list of N arrays (any sizes)."""
+        if isinstance(results, (list, tuple)):
+            arrays = [np.ascontiguousarray(r) for r in results]
+            count = len(arrays)
+        else:
+            results = np.ascontiguousarray(results)
+            count = results.shape[0]
+        if count != len(samples):
+            raise RuntimeError(f"backend returned {count} results for a batch of {len(samples)}")
+        if isinstance(results, (list, tuple)):
+            responses = [self._response(s.id, a.ctypes.data, a.nbytes)
+                         for s, a in zip(samples, arrays)]
+        else:
+            size = results.nbytes // len(samples)
+            base = results.ctypes.data
+            responses = [self._response(s.id, base + n * size, size)
+                         for n, s in enumerate(samples)]
+        self._complete_fn(responses)  # copies the bytes; the arrays live until here
         with self._stats:
             self.completed += len(samples)
 

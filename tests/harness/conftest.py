@@ -65,3 +65,53 @@ def bert_standin(tmp_path_factory):
     info["models"]["pytorch"] = bert.export_model(out / "model" / bert.MODEL_FILES["pytorch"],
                                                   "pytorch")
     return info
+
+
+@pytest.fixture(scope="session")
+def model_spec_env(tmp_path_factory):
+    """{"MLPERF_SPEC": path} of a model table that lists retinanet and 3d-unet with their
+    datasets and backends, for harness runs; {} once images.yaml itself lists them."""
+    import yaml
+
+    spec = yaml.safe_load((_REPO / "images.yaml").read_text())
+    entries = {"retinanet": ("retinanet", "openimages", 64),
+               "3d-unet-99": ("3d-unet", "kits19", 43), "3d-unet-99.9": ("3d-unet", "kits19", 43)}
+    if all(spec["models"].get(name, {}).get("backends") for name in entries):
+        return {}
+    for name, (key, dataset, count) in entries.items():
+        spec["models"][name] = {"loadgen_key": key, "dataset": dataset,
+                                "performance_sample_count": count,
+                                "backends": {"onnxruntime": {}, "pytorch": {}}}
+    path = tmp_path_factory.mktemp("spec") / "images.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return {"MLPERF_SPEC": str(path)}
+
+
+@pytest.fixture(scope="session")
+def retinanet_standin(tmp_path_factory):
+    """The retinanet stand-in (16 images, mAP 75%), with both model formats."""
+    from mlperf_harness.models.retinanet import standin as retinanet
+
+    out = tmp_path_factory.mktemp("retinanet")
+    info = retinanet.generate(out, backend="onnxruntime")
+    info["root"] = out
+    info["models"] = {"onnxruntime": Path(info["model_path"])}
+    if _installed("torch"):
+        info["models"]["pytorch"] = retinanet.export_model(
+            out / "model" / retinanet.MODEL_FILES["pytorch"], "pytorch")
+    return info
+
+
+@pytest.fixture(scope="session")
+def unet3d_standin(tmp_path_factory):
+    """The 3d-unet stand-in (2 cases, DICE 1.0), with both model formats."""
+    from mlperf_harness.models.unet3d import standin as unet3d
+
+    out = tmp_path_factory.mktemp("unet3d")
+    info = unet3d.generate(out, backend="onnxruntime")
+    info["root"] = out
+    info["models"] = {"onnxruntime": Path(info["model_path"])}
+    if _installed("torch"):
+        info["models"]["pytorch"] = unet3d.export_model(
+            out / "model" / unet3d.MODEL_FILES["pytorch"], "pytorch")
+    return info

@@ -213,6 +213,12 @@ def test_read_detail_and_accuracy(tmp_path):
     acc.write_text(json.dumps({"exact_match": 75.0, "f1": 85.218}))
     assert read_accuracy(acc) == 85.218
     assert read_accuracy(tmp_path / "missing.txt") is None
+    acc.write_text(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.750\n"
+                   "mAP=75.000%\n")
+    assert read_accuracy(acc) == 75.0
+    acc.write_text("case_00000: kidney = 1.00000, tumor = 0.50000, composite = 0.75000\n"
+                   "Accuracy: mean = 0.75000, kidney = 1.0000, tumor = 0.5000\n")
+    assert read_accuracy(acc) == 75.0
 
 
 def test_results_tree(tmp_path):

@@ -22,6 +22,16 @@ class ModelCode:
     outputs: Tuple[str, ...] = ()
     output_names: Tuple[str, ...] = ()
     postprocess: Optional[Callable[[Sequence], object]] = None  # outputs -> response array
+    # Models whose responses differ in size per sample (detections): the outputs of one batch and
+    # the samples' QSL indices -> one response array per sample; used instead of postprocess.
+    responses: Optional[Callable[[Sequence, Sequence[int]], Sequence]] = None
+    # "module:function" (backend, batch) -> outputs, run instead of backend.run for models whose
+    # inference is more than one model call (3d-unet's sliding window over a whole volume).
+    infer: Optional[str] = None
+    # The model's batching rule: largest batch it takes (None: --max_batchsize decides), and the
+    # scenarios the reference runs it in (empty: all four).
+    max_batch: Optional[int] = None
+    scenarios: Tuple[str, ...] = ()
     input_data_types: str = "fp32"  # measurements.json
     # numpy dtype of one response element (TEST01 compares responses element-wise, as the
     # official verify_accuracy.py --dtype does)
