@@ -14,7 +14,6 @@ COCOeval's summary and then ``mAP=XX.XXX%``, the line the submission checker rea
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import sys
@@ -25,6 +24,7 @@ from typing import List, Optional
 import numpy as np
 
 from mlperf_harness.errors import HarnessError
+from mlperf_harness.models.common import accuracy_main, accuracy_parser
 from mlperf_harness.models.resnet50.accuracy import load_log
 from mlperf_harness.models.retinanet.dataset import ANNOTATIONS, read_annotations
 
@@ -112,23 +112,10 @@ def score(log_path, dataset, expect_total: Optional[int] = None) -> MapResult:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mlperf_harness.models.retinanet.accuracy",
-        description="OpenImages mAP (pycocotools) from mlperf_log_accuracy.json")
-    parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
-    parser.add_argument("--dataset-path", required=True, help=f"folder with {ANNOTATIONS}")
-    parser.add_argument("--count", type=int, help="images the run used (default: any)")
-    parser.add_argument("--output", help="where to write accuracy.txt (default: next to --log)")
-    args = parser.parse_args(argv)
-    try:
-        result = evaluate(args.log, Path(args.dataset_path) / ANNOTATIONS, expect_total=args.count)
-        output = Path(args.output) if args.output else Path(args.log).with_name("accuracy.txt")
-        output.write_text(result.accuracy_txt(), encoding="utf-8")
-    except (HarnessError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(result.line())
-    return 0
+    parser = accuracy_parser("retinanet", "OpenImages mAP (pycocotools) from mlperf_log_accuracy.json",
+                             f"folder with {ANNOTATIONS}", "images the run used (default: any)")
+    return accuracy_main(parser, argv, lambda args: evaluate(
+        args.log, Path(args.dataset_path) / ANNOTATIONS, expect_total=args.count))
 
 
 if __name__ == "__main__":

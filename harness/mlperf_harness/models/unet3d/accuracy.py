@@ -15,7 +15,6 @@ submission checker reads (``Accuracy: mean = ([\\d.]+)``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from mlperf_harness.errors import HarnessError
+from mlperf_harness.models.common import accuracy_main, accuracy_parser
 from mlperf_harness.models.resnet50.accuracy import load_log
 
 SMOOTH = 1e-6
@@ -100,24 +100,10 @@ def score(log_path, dataset, expect_total: Optional[int] = None) -> DiceResult:
 def main(argv=None) -> int:
     from mlperf_harness.models.unet3d.dataset import INDEX, Kits19Dataset
 
-    parser = argparse.ArgumentParser(
-        prog="python -m mlperf_harness.models.unet3d.accuracy",
-        description="KiTS19 mean DICE from mlperf_log_accuracy.json")
-    parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
-    parser.add_argument("--dataset-path", required=True, help=f"folder with {INDEX}")
-    parser.add_argument("--count", type=int, help="cases the run used (default: all)")
-    parser.add_argument("--output", help="where to write accuracy.txt (default: next to --log)")
-    args = parser.parse_args(argv)
-    try:
-        dataset = Kits19Dataset.open(args.dataset_path, args.count)
-        result = evaluate(args.log, dataset, expect_total=args.count)
-        output = Path(args.output) if args.output else Path(args.log).with_name("accuracy.txt")
-        output.write_text(result.accuracy_txt(), encoding="utf-8")
-    except (HarnessError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(result.line())
-    return 0
+    parser = accuracy_parser("unet3d", "KiTS19 mean DICE from mlperf_log_accuracy.json",
+                             f"folder with {INDEX}", "cases the run used (default: all)")
+    return accuracy_main(parser, argv, lambda args: evaluate(
+        args.log, Kits19Dataset.open(args.dataset_path, args.count), expect_total=args.count))
 
 
 if __name__ == "__main__":
