@@ -41,7 +41,7 @@ from PIL import Image
 from mlperf_harness.models.resnet50.standin import (compile_torch_source, correct_count,
                                                     torchscript_bytes)
 from mlperf_harness.models.retinanet.dataset import ANNOTATIONS, IMAGES, SIZE
-from mlperf_harness.standin_cli import main as standin_main, prepare
+from mlperf_harness.standin_cli import main as standin_main, onnx_model, prepare, write_expected
 
 VERSION = 1
 CATEGORIES = 264  # the MLPerf OpenImages subset's classes
@@ -80,13 +80,8 @@ def build_onnx(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> onn
                  helper.make_tensor_value_info("labels", TensorProto.INT64, [ROWS]),
                  helper.make_tensor_value_info("scores", TensorProto.FLOAT, [ROWS])],
         initializer=[numpy_helper.from_array(v, k) for k, v in constants.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="mlperf-docker retinanet stand-in",
-                              producer_version=str(VERSION))
-    model.ir_version = 7
-    model.doc_string = "Synthetic stand-in with resnext50_32x4d_fpn.onnx's signature; not a real model."
-    onnx.checker.check_model(model)
-    return model
+    return onnx_model(graph, 13, 7, "retinanet", VERSION,
+                      "Synthetic stand-in with resnext50_32x4d_fpn.onnx's signature; not a real model.")
 
 
 _TORCH_SOURCE = """
@@ -198,8 +193,7 @@ def generate(out_dir: Path, n_samples: int = 16, map_fraction: float = 0.75, see
 
     expected = {"mAP": round(100.0 * good / n_samples, 3), "good": good, "total": n_samples,
                 "generator": "retinanet", "version": VERSION, "backend": backend}
-    (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
-    return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
+    return write_expected(out_dir, model_path, data_dir, expected)
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,6 @@ e = 1e-6, computed here from the counts (independently of the harness's DICE cod
 
 from __future__ import annotations
 
-import json
 import math
 import pickle
 import sys
@@ -38,7 +37,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from mlperf_harness.models.resnet50.standin import compile_torch_source, torchscript_bytes
 from mlperf_harness.models.unet3d.dataset import INDEX
-from mlperf_harness.standin_cli import main as standin_main, prepare
+from mlperf_harness.standin_cli import main as standin_main, onnx_model, prepare, write_expected
 
 VERSION = 1
 ROI = 128
@@ -61,13 +60,8 @@ def build_onnx() -> onnx.ModelProto:
         outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT,
                                                ["batch", 3, ROI, ROI, ROI])],
         initializer=[numpy_helper.from_array(WEIGHT, "weight"), numpy_helper.from_array(BIAS, "bias")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="mlperf-docker 3d-unet stand-in",
-                              producer_version=str(VERSION))
-    model.ir_version = 7
-    model.doc_string = "Synthetic stand-in with the 3d-unet ONNX model's signature; not a real model."
-    onnx.checker.check_model(model)
-    return model
+    return onnx_model(graph, 13, 7, "3d-unet", VERSION,
+                      "Synthetic stand-in with the 3d-unet ONNX model's signature; not a real model.")
 
 
 _TORCH_SOURCE = """
@@ -159,8 +153,7 @@ def generate(out_dir: Path, n_cases: int = 2, mislabel_fraction: float = 0.0, se
                 "line": f"Accuracy: mean = {mean:.5f}, kidney = {kidney:.4f}, tumor = {tumor:.4f}",
                 "cases": {c: list(s) for c, s in scores.items()},
                 "generator": "unet3d", "version": VERSION, "backend": backend}
-    (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
-    return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
+    return write_expected(out_dir, model_path, data_dir, expected)
 
 
 def main(argv=None) -> int:
