@@ -13,6 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from launcher.build.artifacts import sha256_file
 from launcher.build.child import pip_environment, run_child
 from launcher.console import say
 from launcher.errors import BuildError, UsageError
@@ -117,7 +118,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
             last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
             shutil.rmtree(partial, ignore_errors=True)
             raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
-    files = {p.relative_to(partial).as_posix(): _sha256(p)
+    files = {p.relative_to(partial).as_posix(): sha256_file(p)
              for p in sorted(partial.glob("*.whl")) + sorted(partial.glob(f"{MODEL_WHEELS}/*.whl"))}
     (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs, "files": files}, indent=1))
     old = target.with_name(target.name + ".old")
@@ -128,14 +129,6 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     return target
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify(target: Path) -> list[tuple[str, str, str]]:
     """Check a complete wheelhouse's wheels against the sha256 its stamp recorded when they were
     fetched; returns (wheel, expected, got) for each mismatch ("missing" for a wheel that is gone).
@@ -144,7 +137,7 @@ def verify(target: Path) -> list[tuple[str, str, str]]:
     bad = []
     for name, expected in files.items():
         path = target / name
-        got = _sha256(path) if path.exists() else "missing"
+        got = sha256_file(path) if path.exists() else "missing"
         if got != expected:
             bad.append((name, expected, got))
     return bad
