@@ -51,20 +51,26 @@ def backend_models(standin):
     return models
 
 
+def _generated(tmp_path_factory, model: str) -> dict:
+    """``model``'s stand-in generated with its defaults (onnxruntime), plus "root" and "models":
+    backend -> model file, with the pytorch export when torch is installed."""
+    import importlib
+
+    generator = importlib.import_module(f"mlperf_harness.models.{model}.standin")
+    out = tmp_path_factory.mktemp(model)
+    info = generator.generate(out, backend="onnxruntime")
+    info["root"] = out
+    info["models"] = {"onnxruntime": Path(info["model_path"])}
+    if _installed("torch"):
+        info["models"]["pytorch"] = generator.export_model(
+            out / "model" / generator.MODEL_FILES["pytorch"], "pytorch")
+    return info
+
+
 @pytest.fixture(scope="session")
 def bert_standin(tmp_path_factory):
     """The bert stand-in (60 questions), with both model formats."""
-    from mlperf_harness.models.bert import standin as bert
-
-    out = tmp_path_factory.mktemp("bert")
-    info = bert.generate(out, backend="onnxruntime")
-    info["root"] = out
-    info["models"] = {"onnxruntime": Path(info["model_path"])}
-    if not _installed("torch"):
-        return info
-    info["models"]["pytorch"] = bert.export_model(out / "model" / bert.MODEL_FILES["pytorch"],
-                                                  "pytorch")
-    return info
+    return _generated(tmp_path_factory, "bert")
 
 
 @pytest.fixture(scope="session")
@@ -90,28 +96,10 @@ def model_spec_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def retinanet_standin(tmp_path_factory):
     """The retinanet stand-in (16 images, mAP 75%), with both model formats."""
-    from mlperf_harness.models.retinanet import standin as retinanet
-
-    out = tmp_path_factory.mktemp("retinanet")
-    info = retinanet.generate(out, backend="onnxruntime")
-    info["root"] = out
-    info["models"] = {"onnxruntime": Path(info["model_path"])}
-    if _installed("torch"):
-        info["models"]["pytorch"] = retinanet.export_model(
-            out / "model" / retinanet.MODEL_FILES["pytorch"], "pytorch")
-    return info
+    return _generated(tmp_path_factory, "retinanet")
 
 
 @pytest.fixture(scope="session")
 def unet3d_standin(tmp_path_factory):
     """The 3d-unet stand-in (2 cases, DICE 1.0), with both model formats."""
-    from mlperf_harness.models.unet3d import standin as unet3d
-
-    out = tmp_path_factory.mktemp("unet3d")
-    info = unet3d.generate(out, backend="onnxruntime")
-    info["root"] = out
-    info["models"] = {"onnxruntime": Path(info["model_path"])}
-    if _installed("torch"):
-        info["models"]["pytorch"] = unet3d.export_model(
-            out / "model" / unet3d.MODEL_FILES["pytorch"], "pytorch")
-    return info
+    return _generated(tmp_path_factory, "unet3d")
