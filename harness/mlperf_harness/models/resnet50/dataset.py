@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -178,15 +178,9 @@ class ImagenetDataset:
             raise DatasetError(
                 f"{len(missing)} image(s) listed in {root / VAL_MAP} are missing, "
                 f"first: {missing[0]}")
-        cache = None
-        if cache_dir is not None:
-            cache = Path(cache_dir) / layout
-            try:
-                cache.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatasetError(f"cache_dir {cache_dir}: cannot create it ({exc.strerror})") from None
-            if not os.access(cache, os.W_OK):
-                raise DatasetError(f"cache_dir {cache_dir}: not writable")
+        cache = open_cache(cache_dir, layout, DatasetError)
+        if cache is not None and not os.access(cache, os.W_OK):
+            raise DatasetError(f"cache_dir {cache_dir}: not writable")
         return cls(root=root, files=files, labels=[label for _, label in entries],
                    layout=layout, cache_dir=cache)
 
@@ -196,23 +190,47 @@ class ImagenetDataset:
     def load(self, index: int) -> np.ndarray:
         """Preprocessed sample ``index`` (float32, CHW or HWC)."""
         path = self.files[index]
-        cached = None
-        if self.cache_dir is not None:
-            cached = self.cache_dir / (path.relative_to(self.root).as_posix() + ".npy")
+
+        def make() -> np.ndarray:
             try:
-                array = np.load(cached, allow_pickle=False)
-                if array.shape == self.sample_shape and array.dtype == np.float32:
-                    return array
-            except (OSError, ValueError):
-                pass
-        try:
-            chw = preprocess(path)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"cannot decode {path}: {exc}") from None
-        array = chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
-        if cached is not None:
-            _save_atomically(cached, array)
-        return array
+                chw = preprocess(path)
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"cannot decode {path}: {exc}") from None
+            return chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
+
+        return cached_sample(self.cache_dir, path.relative_to(self.root).as_posix(),
+                             self.sample_shape, make)
+
+
+def open_cache(cache_dir, sub: str, error) -> Optional[Path]:
+    """The preprocessed-sample cache folder cache_dir/sub, created (None without a cache_dir);
+    ``error``: the dataset's error class, raised when it cannot be created."""
+    if cache_dir is None:
+        return None
+    cache = Path(cache_dir) / sub
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise error(f"cache_dir {cache_dir}: cannot create it ({exc.strerror})") from None
+    return cache
+
+
+def cached_sample(cache_dir: Optional[Path], relative: str, shape: Tuple[int, ...],
+                  make: Callable[[], np.ndarray]) -> np.ndarray:
+    """A preprocessed sample through the cache: cache_dir/<relative>.npy when it holds a float32
+    array of ``shape``, else ``make()``, saved there (no cache_dir: just ``make()``)."""
+    if cache_dir is None:
+        return make()
+    cached = cache_dir / (relative + ".npy")
+    try:
+        array = np.load(cached, allow_pickle=False)
+        if array.shape == shape and array.dtype == np.float32:
+            return array
+    except (OSError, ValueError):
+        pass
+    array = make()
+    _save_atomically(cached, array)
+    return array
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:

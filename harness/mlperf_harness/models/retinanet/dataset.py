@@ -136,36 +136,24 @@ class OpenImagesDataset:
         if missing:
             raise DatasetError(f"{len(missing)} image(s) listed in {root / ANNOTATIONS} are "
                                f"missing, first: {missing[0]}")
-        cache = None
-        if cache_dir is not None:
-            cache = Path(cache_dir)
-            try:
-                cache.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatasetError(f"cache_dir {cache_dir}: cannot create it ({exc.strerror})") from None
-        return cls(root=root, files=files, cache_dir=cache)
+        from mlperf_harness.models.resnet50.dataset import open_cache
+
+        return cls(root=root, files=files, cache_dir=open_cache(cache_dir, "", DatasetError))
 
     def __len__(self) -> int:
         return len(self.files)
 
     def load(self, index: int) -> np.ndarray:
         """Preprocessed image ``index``: float32 [3, 800, 800]."""
-        path = self.files[index]
-        cached = None
-        if self.cache_dir is not None:
-            cached = self.cache_dir / (path.relative_to(self.root / IMAGES).as_posix() + ".npy")
-            try:
-                array = np.load(cached, allow_pickle=False)
-                if array.shape == SAMPLE_SHAPE and array.dtype == np.float32:
-                    return array
-            except (OSError, ValueError):
-                pass
-        try:
-            array = preprocess(path)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"cannot decode {path}: {exc}") from None
-        if cached is not None:
-            from mlperf_harness.models.resnet50.dataset import _save_atomically
+        from mlperf_harness.models.resnet50.dataset import cached_sample
 
-            _save_atomically(cached, array)
-        return array
+        path = self.files[index]
+
+        def make() -> np.ndarray:
+            try:
+                return preprocess(path)
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"cannot decode {path}: {exc}") from None
+
+        return cached_sample(self.cache_dir, path.relative_to(self.root / IMAGES).as_posix(),
+                             SAMPLE_SHAPE, make)
