@@ -189,17 +189,12 @@ class ImagenetDataset:
 
     def load(self, index: int) -> np.ndarray:
         """Preprocessed sample ``index`` (float32, CHW or HWC)."""
-        path = self.files[index]
+        return cached_sample(self.files[index], self.root, self.cache_dir, self.sample_shape,
+                             self._decode, DatasetError)
 
-        def make() -> np.ndarray:
-            try:
-                chw = preprocess(path)
-            except (OSError, ValueError) as exc:
-                raise DatasetError(f"cannot decode {path}: {exc}") from None
-            return chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
-
-        return cached_sample(self.cache_dir, path.relative_to(self.root).as_posix(),
-                             self.sample_shape, make)
+    def _decode(self, path: Path) -> np.ndarray:
+        chw = preprocess(path)
+        return chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
 
 
 def open_cache(cache_dir, sub: str, error) -> Optional[Path]:
@@ -215,21 +210,26 @@ def open_cache(cache_dir, sub: str, error) -> Optional[Path]:
     return cache
 
 
-def cached_sample(cache_dir: Optional[Path], relative: str, shape: Tuple[int, ...],
-                  make: Callable[[], np.ndarray]) -> np.ndarray:
-    """A preprocessed sample through the cache: cache_dir/<relative>.npy when it holds a float32
-    array of ``shape``, else ``make()``, saved there (no cache_dir: just ``make()``)."""
-    if cache_dir is None:
-        return make()
-    cached = cache_dir / (relative + ".npy")
+def cached_sample(path: Path, base: Path, cache_dir: Optional[Path], shape: Tuple[int, ...],
+                  decode: Callable[[Path], np.ndarray], error) -> np.ndarray:
+    """Image ``path`` preprocessed by ``decode``, through the cache: cache_dir/<path relative to
+    base>.npy when it holds a float32 array of ``shape``, else decoded and saved there (no
+    cache_dir: just decoded). An undecodable image raises ``error`` (the dataset's class)."""
+    cached = None
+    if cache_dir is not None:
+        cached = cache_dir / (path.relative_to(base).as_posix() + ".npy")
+        try:
+            array = np.load(cached, allow_pickle=False)
+            if array.shape == shape and array.dtype == np.float32:
+                return array
+        except (OSError, ValueError):
+            pass
     try:
-        array = np.load(cached, allow_pickle=False)
-        if array.shape == shape and array.dtype == np.float32:
-            return array
-    except (OSError, ValueError):
-        pass
-    array = make()
-    _save_atomically(cached, array)
+        array = decode(path)
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot decode {path}: {exc}") from None
+    if cached is not None:
+        _save_atomically(cached, array)
     return array
 
 

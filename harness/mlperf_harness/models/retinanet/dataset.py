@@ -147,13 +147,5 @@ class OpenImagesDataset:
         """Preprocessed image ``index``: float32 [3, 800, 800]."""
         from mlperf_harness.models.resnet50.dataset import cached_sample
 
-        path = self.files[index]
-
-        def make() -> np.ndarray:
-            try:
-                return preprocess(path)
-            except (OSError, ValueError) as exc:
-                raise DatasetError(f"cannot decode {path}: {exc}") from None
-
-        return cached_sample(self.cache_dir, path.relative_to(self.root / IMAGES).as_posix(),
-                             SAMPLE_SHAPE, make)
+        return cached_sample(self.files[index], self.root / IMAGES, self.cache_dir, SAMPLE_SHAPE,
+                             preprocess, DatasetError)
