@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness_test_support import run_harness, run_python
+from harness_test_support import run_harness, run_python, standin_args
 from mlperf_harness.errors import HarnessError
 from mlperf_harness.models import retinanet
 from mlperf_harness.models.retinanet import accuracy, dataset
@@ -107,9 +107,7 @@ def test_dataset_layout_errors(tmp_path):
 
 
 def _args(info, backend, out, *extra):
-    return ["--model", "retinanet", "--backend", backend, "--device", "cpu",
-            "--model_path", info["models"][backend], "--dataset_path", info["dataset_path"],
-            "--output_dir", out, "--system", "box", *extra]
+    return standin_args("retinanet", info, backend, out, *extra)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from harness_test_support import run_harness, run_python
+from harness_test_support import run_harness, run_python, standin_args
 from mlperf_harness.errors import HarnessError
 from mlperf_harness.models import unet3d
 from mlperf_harness.models.unet3d import accuracy, dataset
@@ -99,9 +99,7 @@ def test_dataset_layout_and_pickles(tmp_path, unet3d_standin):
 
 
 def _args(info, backend, out, *extra):
-    return ["--model", "3d-unet-99", "--backend", backend, "--device", "cpu",
-            "--model_path", info["models"][backend], "--dataset_path", info["dataset_path"],
-            "--output_dir", out, "--system", "box", *extra]
+    return standin_args("3d-unet-99", info, backend, out, *extra)
 
 
 def test_standin_scores_exactly(unet3d_standin, model_spec_env, tmp_path):
