@@ -45,8 +45,13 @@ def parse_plan(argv: Optional[List[str]] = None) -> RunPlan:
     if settings.model not in supported:
         _usage_error(f"argument --model: invalid choice: {settings.model!r} "
                      f"(choose from {', '.join(supported)})")
+    model = get_model(settings.model)
+    refused = [s for s in settings.scenarios if model.scenarios and s not in model.scenarios]
+    if refused:
+        _usage_error(f"{settings.model} runs {' and '.join(model.scenarios)} only (as the "
+                     f"reference); not {', '.join(refused)}")
     try:
-        dataset_args = get_model(settings.model).parse_dataset_args(settings.dataset_args)
+        dataset_args = model.parse_dataset_args(settings.dataset_args)
     except HarnessError as exc:
         _usage_error(str(exc))
     return RunPlan.from_settings(settings, dataset_args)

@@ -165,6 +165,13 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("compliance", str, "MLPerf audit tests to run after each scenario's accuracy and "
             "performance runs, then verify against them: TEST01,TEST04 (TEST01 needs --mode "
             "both, TEST04 a performance run)", metavar="TEST01,TEST04"),
+    Setting("batch_timeout_ms", float, "Server batching: the longest a free worker waits for "
+            "a batch to fill, in ms (0: run whatever is waiting; default: a twentieth of the "
+            "latency bound)", aliases=("--batch-timeout-ms",), minimum=0.0, maximum=1e7,
+            scenarios=("Server",)),
+    Setting("find_peak", bool, "Server: search the highest target_qps whose run is VALID "
+            "(short runs from the Offline throughput); writes peak.conf next to the results",
+            default=False, aliases=("--find-peak",), scenarios=("Server",)),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -258,6 +265,8 @@ class BenchmarkSettings:
     run_style: Optional[str] = None
     dataset_args: Optional[str] = None  # k=v,...
     compliance: Optional[str] = None  # TEST01,TEST04
+    batch_timeout_ms: Optional[float] = None
+    find_peak: Optional[bool] = None
 
     def get(self, name: str):
         """The value of setting ``name``, or its default when unset."""
@@ -287,7 +296,9 @@ class BenchmarkSettings:
         argv: List[str] = []
         for setting in SETTINGS:
             value = getattr(self, setting.name)
-            if value is not None:
+            if setting.type is bool:
+                argv += [setting.flag] if value else []
+            elif value is not None:
                 argv += [setting.flag, f"{value:g}" if isinstance(value, float) else str(value)]
         return argv
 
@@ -330,7 +341,7 @@ class BenchmarkSettings:
                 raise SettingsError(f"{setting.flag} {_shown(value)}: {problem}")
         scenarios = self.scenarios
         for setting in SETTINGS:
-            if setting.scenarios and getattr(self, setting.name) is not None \
+            if setting.scenarios and getattr(self, setting.name) not in (None, False) \
                     and not set(setting.scenarios) & set(scenarios):
                 raise SettingsError(f"{setting.flag} applies to {' or '.join(setting.scenarios)}, "
                                     f"not to the scenarios run ({', '.join(scenarios)})")
@@ -338,6 +349,9 @@ class BenchmarkSettings:
             raise SettingsError("--test_query_count applies to --run-style test only: it "
                                 "contradicts --run_style valid (a valid run uses MLPerf's "
                                 "query counts)")
+        if self.find_peak and "performance" not in self.modes:
+            raise SettingsError("--find_peak searches with performance runs: it needs --mode "
+                                "performance or both")
         parse_key_values(self.dataset_args)
         tests = parse_compliance(self.compliance)
         modes = self.modes
@@ -371,6 +385,9 @@ def build_parser(prog: str = "python -m mlperf_harness",
         kwargs = dict(dest=s.name, help=s.help, default=None, metavar=s.metavar)
         if s.name == "scenario":
             kwargs["action"] = "append"
+        elif s.type is bool:
+            kwargs.update(action="store_true", metavar=None)
+            del kwargs["metavar"]
         elif s.name == "backend":
             kwargs.update(type=canonical_backend, choices=s.choices)
         elif s.choices:

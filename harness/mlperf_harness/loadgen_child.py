@@ -24,7 +24,7 @@ from mlperf_harness import backends, loadgen_settings, models, results
 from mlperf_harness.errors import HarnessError, abort, describe
 from mlperf_harness.plan import TestSpec
 from mlperf_harness.qsl import SampleLibrary
-from mlperf_harness.sut import SystemUnderTest
+from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
 
 
 def _die_with_parent() -> None:
@@ -52,12 +52,12 @@ def _zeros(sample_spec, size: int):
     return arrays[0] if len(arrays) == 1 else arrays
 
 
-def _warm_up(backend, sample_spec, batch_sizes) -> None:
+def _warm_up(run, sample_spec, batch_sizes) -> None:
     """Run once per batch size before the timed test; a model that cannot take
     the dataset's samples fails here, with a clear message."""
     for size in sorted(set(batch_sizes)):
         try:
-            backend.run(_zeros(sample_spec, size))
+            run(_zeros(sample_spec, size))
         except Exception as exc:
             shapes = ", ".join(f"{[size] + list(shape)} {np.dtype(dtype).name}"
                                for shape, dtype in sample_spec)
@@ -78,13 +78,18 @@ def run_test(spec: TestSpec) -> None:
                                     model_path=spec.model_path, **options)
 
     max_batch = spec.max_batchsize
+    if model.max_batch is not None and model.max_batch < max_batch:
+        print(f"{model.name}: batches of at most {model.max_batch} (the reference's batching rule)",
+              flush=True)
+        max_batch = model.max_batch
     if backend.max_batch is not None and backend.max_batch < max_batch:
         print(f"warning: the model has a fixed batch size of {backend.max_batch}; "
               f"using it instead of --max-batchsize {max_batch}", file=sys.stderr, flush=True)
         max_batch = backend.max_batch
     if spec.scenario == "SingleStream":
         max_batch = 1
-    _warm_up(backend, dataset.sample_spec, [1, max_batch])
+    infer = model.infer()
+    _warm_up(lambda batch: infer(backend, batch), dataset.sample_spec, [1, max_batch])
 
     settings = loadgen_settings.build_test_settings(
         model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
@@ -94,7 +99,11 @@ def run_test(spec: TestSpec) -> None:
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
                           max_batchsize=max_batch, workers=_workers(spec.device),
-                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1")
+                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1",
+                          batch_timeout_s=server_batch_timeout_s(
+                              settings.server_target_latency_ns,
+                              spec.extra.get("batch_timeout_ms")),
+                          infer=infer, responses=model.responses)
     sut_handle = sut.construct()
     qsl_handle = qsl.construct()
     try:

@@ -151,17 +151,23 @@ def detail_values(path: PathLike) -> dict:
 
 
 _ACCURACY = re.compile(r"accuracy=([\d.]+)%")
+_MAP = re.compile(r"^mAP=([\d.]+)%", re.M)
+_DICE = re.compile(r"^Accuracy: mean = ([\d.]+)", re.M)
 
 
 def read_accuracy(path: PathLike) -> Optional[float]:
-    """accuracy.txt's headline value: ImageNet's ``accuracy=N%``, SQuAD's ``f1``; None if absent."""
+    """accuracy.txt's headline value in percent: ImageNet's ``accuracy=N%``, OpenImages' ``mAP=N%``,
+    KiTS19's mean DICE (``Accuracy: mean = X``, X * 100), SQuAD's ``f1``; None if absent."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    match = _ACCURACY.search(text)
+    match = _ACCURACY.search(text) or _MAP.search(text)
     if match:
         return float(match.group(1))
+    match = _DICE.search(text)
+    if match:
+        return 100.0 * float(match.group(1))
     try:
         data = json.loads(text)
     except ValueError:

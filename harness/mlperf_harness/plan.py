@@ -66,6 +66,8 @@ class RunPlan:
     scenario_target_latency_ms: Dict[str, float] = field(default_factory=dict)
     dataset_args: Dict[str, object] = field(default_factory=dict)
     compliance: List[str] = field(default_factory=list)  # audit tests: TEST01, TEST04
+    batch_timeout_ms: Optional[float] = None  # Server batching; None: from the latency bound
+    find_peak: bool = False  # Server performance: search the peak target_qps
     precision: str = "fp32"
 
     @classmethod
@@ -92,7 +94,9 @@ class RunPlan:
             target_qps=settings.target_qps, target_latency_ms=settings.target_latency,
             scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
             dataset_args=dataset_args,
-            compliance=contract.parse_compliance(settings.compliance), precision=get("precision"))
+            compliance=contract.parse_compliance(settings.compliance),
+            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak),
+            precision=get("precision"))
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""

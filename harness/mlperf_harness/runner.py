@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Tuple
 
-from mlperf_harness import compliance, loadgen_settings, models, report, results
+from mlperf_harness import compliance, find_peak, loadgen_settings, models, report, results
 from mlperf_harness.errors import AlreadyReported, HarnessError
 from mlperf_harness.plan import RunPlan, TestSpec
 
@@ -101,8 +102,12 @@ def run_plan(plan: RunPlan) -> int:
                 max_batchsize=plan.max_batchsize, threads=plan.threads,
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
-                test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision)
-            _run_child(spec)
+                test_dir=str(folder), dataset_args=dict(plan.dataset_args),
+                extra={"batch_timeout_ms": plan.batch_timeout_ms}, precision=plan.precision)
+            if plan.find_peak and scenario == "Server" and mode == "performance":
+                _find_peak(plan, model, spec, conf_texts["Server"])
+            else:
+                _run_child(spec)
             _finish_test(spec, folder, model, dataset)
     except _Terminated:
         print("error: terminated", file=sys.stderr)
@@ -144,6 +149,24 @@ def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: 
 
     for line in compliance.verify_test(test, base, model.response_dtype, score):
         print(f"{scenario} {line}", flush=True)
+
+
+def _find_peak(plan: RunPlan, model, spec: TestSpec, server_conf: str) -> None:
+    """Server performance by find-peak: short runs, each a child test with its own
+    user.conf in its own folder; the best VALID one becomes ``spec.test_dir``'s result."""
+    def run(scenario: str, conf_text: str, folder: Path):
+        conf = folder / results.USER_CONF
+        conf.write_text(conf_text, encoding="utf-8")
+        _run_child(replace(spec, scenario=scenario, mode="performance", user_conf=str(conf),
+                           test_dir=str(folder)))
+        results.remove_empty_trace(folder)
+        return results.read_summary(folder / results.SUMMARY).raw
+
+    offline_conf = loadgen_settings.user_conf_text(
+        model.loadgen_key, "Offline", "test", spec.perf_count, model.perf_sample_count,
+        plan.test_query_count, notes=_notes(plan))
+    find_peak.find_peak(run, model.loadgen_key, offline_conf, server_conf,
+                        Path(spec.user_conf).parent, Path(spec.test_dir))
 
 
 def _child_env() -> dict:

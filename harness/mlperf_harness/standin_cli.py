@@ -24,6 +24,27 @@ def prepare(out_dir, backend: str, model_files, count: Tuple[str, int],
     return model_dir, data_dir
 
 
+def onnx_model(graph, opset: int, ir_version: int, name: str, version: int, doc: str):
+    """A stand-in's ONNX graph as a checked model: ``opset``, ``ir_version``, producer
+    "mlperf-docker <name> stand-in" at the generator's ``version``, and ``doc``."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name=f"mlperf-docker {name} stand-in",
+                              producer_version=str(version))
+    model.ir_version = ir_version
+    model.doc_string = doc
+    onnx.checker.check_model(model)
+    return model
+
+
+def write_expected(out_dir, model_path, data_dir, expected: dict) -> dict:
+    """Write ``expected`` as out_dir/expected.json; the generator's answer (paths + expected)."""
+    (Path(out_dir) / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
+    return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
+
+
 def main(prog: str, description: str, backends, count: tuple[str, int, str], fraction: tuple[str, float, str],
          generate: Callable[..., dict], argv=None) -> int:
     """The command line every generator shares: OUT_DIR, --backend, a size, a known fraction, --seed."""

@@ -5,17 +5,23 @@ Dispatch per scenario:
   lowest-latency path; LoadGen waits for it anyway).
 - MultiStream: one query of N samples at a time, LoadGen issues the next
   only after it completes: run inline, in max-batchsize chunks.
-- Offline: one huge query: split into max-batchsize chunks and queue them to
-  a WorkerPool, returning at once.
-- Server: queries arrive on a schedule: queue each to the WorkerPool, which
-  coalesces what is waiting into batches.
+- Offline: one huge query: queued to a WorkerPool, which runs it in
+  max-batchsize chunks; issue_queries returns at once.
+- Server: queries arrive on a schedule: each is queued to the WorkerPool,
+  which batches by size (max-batchsize) and by time (``batch_timeout_s``: a
+  free worker waits at most that long after the oldest waiting sample for
+  the batch to fill; see :func:`server_batch_timeout_s`).
 With ``prefetch`` (MLPERF_HARNESS_PREFETCH=1) one thread gathers the next
 batch (copies the samples together) while the workers run the current one;
 off by default: on a 2-core machine the copy competes with the framework's
-threads and the benchmark showed no gain.
+threads (benchmarks/run.py measures both).
 
 Each sample's response is the postprocessed result row (for resnet50 one
-int32 label; for bert float32 [384, 2] start/end logits). The result array backs the response pointers and is kept
+int32 label; for bert float32 [384, 2] start/end logits), or, for models whose
+responses differ in size (retinanet's detections), one array per sample from
+``responses(outputs, qsl_indices)``. ``infer(backend, batch)`` replaces
+``backend.run`` where one sample takes more than one model call (3d-unet's
+sliding window). The result arrays back the response pointers and are kept
 alive until QuerySamplesComplete returns. Any failure calls ``on_error``
 (default: print one ``error:`` line and exit the process), because an
 exception escaping a LoadGen callback aborts and an uncompleted query hangs.
@@ -34,6 +40,20 @@ from mlperf_harness.workers import WorkerPool
 INLINE_SCENARIOS = ("SingleStream", "MultiStream")
 POOLED_SCENARIOS = ("Offline", "Server")
 
+# The default Server batching timeout, as a fraction of the latency bound: a
+# batch waits at most this long to fill, leaving the rest of the bound to the
+# inference itself and to queueing behind the batch before it.
+BATCH_TIMEOUT_FRACTION = 0.05
+
+
+def server_batch_timeout_s(latency_bound_ns: int, override_ms: Optional[float] = None) -> float:
+    """The Server batching timeout in seconds: ``override_ms`` when given
+    (``batch_timeout_ms``; 0 = run whatever is waiting at once), else
+    BATCH_TIMEOUT_FRACTION of the latency bound."""
+    if override_ms is not None:
+        return max(0.0, float(override_ms)) / 1e3
+    return BATCH_TIMEOUT_FRACTION * max(0, int(latency_bound_ns)) / 1e9
+
 
 class SystemUnderTest:
     def __init__(
@@ -47,6 +67,9 @@ class SystemUnderTest:
         complete: Optional[Callable] = None,
         on_error: Callable[[str], None] = abort,
         prefetch: bool = False,
+        batch_timeout_s: float = 0.0,
+        infer: Optional[Callable] = None,
+        responses: Optional[Callable] = None,
     ) -> None:
         import mlperf_loadgen as lg
 
@@ -56,6 +79,10 @@ class SystemUnderTest:
         self.backend = backend
         self.qsl = qsl
         self.postprocess = postprocess
+        self.infer = infer or (lambda backend, batch: backend.run(batch))
+        self.responses = responses
+        # SingleStream's lean path fits models answered by backend.run + postprocess alone.
+        self._lean = infer is None and responses is None
         self.max_batchsize = max(1, max_batchsize)
         self.on_error = on_error
         self._response = lg.QuerySampleResponse
@@ -67,21 +94,20 @@ class SystemUnderTest:
         self.pool: Optional[WorkerPool] = None
         if scenario in POOLED_SCENARIOS:
             self.pool = WorkerPool(self._execute, workers=workers, max_batch=self.max_batchsize,
-                                   coalesce=(scenario == "Server"), on_error=on_error,
-                                   prepare=self._prepare if prefetch else None)
+                                   timeout=batch_timeout_s if scenario == "Server" else 0.0,
+                                   on_error=on_error, prepare=self._prepare if prefetch else None)
         self._handle = None
 
     # LoadGen callbacks -------------------------------------------------
     def issue_queries(self, samples) -> None:
         try:
-            if self.pool is None:
+            if self.pool is not None:
+                self.pool.submit(samples)
+            elif len(samples) == 1 and self._lean:
+                self._run_one(samples[0])
+            else:
                 for start in range(0, len(samples), self.max_batchsize):
                     self.run_batch(samples[start:start + self.max_batchsize])
-            elif self.scenario == "Offline":
-                for start in range(0, len(samples), self.max_batchsize):
-                    self.pool.submit(samples[start:start + self.max_batchsize])
-            else:
-                self.pool.submit(samples)
         except BaseException as exc:
             self.on_error(f"inference failed: {describe(exc)}")
 
@@ -95,11 +121,26 @@ class SystemUnderTest:
     def _prepare(self, samples: Sequence, slot: int):
         return self.qsl.gather([s.index for s in samples], slot=slot)
 
+    def _run_one(self, sample) -> None:
+        """SingleStream's path: one sample, inline on LoadGen's thread (nothing else
+        runs meanwhile, so no lock), as little Python as possible around the backend."""
+        results = np.ascontiguousarray(
+            self.postprocess(self.backend.run(self.qsl.gather((sample.index,)))))
+        if results.shape[0] != 1:
+            raise RuntimeError(f"backend returned {results.shape[0]} results for a batch of 1")
+        self._complete_fn([self._response(sample.id, results.ctypes.data, results.nbytes)])
+        self.completed += 1
+        self.batches += 1
+        self.largest_batch = 1
+
     def _execute(self, samples: Sequence, batch=None) -> None:
         if batch is None:
             batch = self.qsl.gather([s.index for s in samples])
-        outputs = self.backend.run(batch)
-        self.complete(samples, self.postprocess(outputs))
+        outputs = self.infer(self.backend, batch)
+        if self.responses is not None:
+            self.complete(samples, self.responses(outputs, [s.index for s in samples]))
+        else:
+            self.complete(samples, self.postprocess(outputs))
         with self._stats:
             self.batches += 1
             if len(samples) > self.largest_batch:
@@ -109,16 +150,27 @@ class SystemUnderTest:
         return (f"sut: {self.completed} samples in {self.batches} batches, largest batch "
                 f"{self.largest_batch} (max-batchsize {self.max_batchsize})")
 
-    def complete(self, samples: Sequence, results: np.ndarray) -> None:
-        results = np.ascontiguousarray(results)
-        if results.shape[0] != len(samples):
-            raise RuntimeError(
-                f"backend returned {results.shape[0]} results for a batch of {len(samples)}")
-        size = results.nbytes // len(samples)
-        base = results.ctypes.data
-        responses = [self._response(s.id, base + n * size, size) for n, s in enumerate(samples)]
-        self._complete_fn(responses)  # copies the bytes; ``results`` lives until here
-        self.completed += len(samples)
+    def complete(self, samples: Sequence, results) -> None:
+        """``results``: one array [N, ...] (equal sizes), or a list of N arrays (any sizes)."""
+        if isinstance(results, (list, tuple)):
+            arrays = [np.ascontiguousarray(r) for r in results]
+            count = len(arrays)
+        else:
+            results = np.ascontiguousarray(results)
+            count = results.shape[0]
+        if count != len(samples):
+            raise RuntimeError(f"backend returned {count} results for a batch of {len(samples)}")
+        if isinstance(results, (list, tuple)):
+            responses = [self._response(s.id, a.ctypes.data, a.nbytes)
+                         for s, a in zip(samples, arrays)]
+        else:
+            size = results.nbytes // len(samples)
+            base = results.ctypes.data
+            responses = [self._response(s.id, base + n * size, size)
+                         for n, s in enumerate(samples)]
+        self._complete_fn(responses)  # copies the bytes; the arrays live until here
+        with self._stats:
+            self.completed += len(samples)
 
     # LoadGen registration --------------------------------------------------
     def construct(self):

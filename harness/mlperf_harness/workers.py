@@ -1,27 +1,34 @@
 """A pool of threads that run batches of query samples off LoadGen's thread.
 
-Offline hands it the big query in max-batchsize chunks; Server hands it each
-arriving query and the pool coalesces whatever is queued into a batch (up to
-max-batchsize). Keeping issue_queries non-blocking matters for Server:
-LoadGen falls behind its schedule when issue_queries blocks.
+``submit`` only appends to a queue under a short lock and returns: LoadGen's
+thread never waits for inference (a Server SUT that blocks in issue_queries
+makes LoadGen fall behind its schedule).
 
-With ``prepare`` (the SUT's batch gathering), one thread gathers the next
-batch into a free buffer while the workers run the current one: copying a
-batch together costs about half an inference on a small model, and the two
-overlap instead of taking turns. Buffers come from a fixed set and go back
-only when their batch has been run, so a batch is never overwritten while in
-use.
+Batches are formed by size and by time: a worker that is free takes up to
+``max_batch`` waiting samples as soon as that many are waiting, or once the
+oldest waiting sample has waited ``timeout`` seconds, whichever comes first
+(``timeout`` 0: whatever is waiting, at once). While every worker is busy,
+samples pile up and the next batch is formed from all of them, so under load
+batches grow towards ``max_batch`` by themselves and the timeout only matters
+at low load. Offline submits its one big query and gets ``max_batch`` chunks.
+
+With ``prepare`` (the SUT's batch gathering), one thread forms and gathers
+the next batch into a free buffer while the workers run the current one; a
+batch is gathered early only when no gathered batch is waiting for a worker,
+so gathering ahead never makes batches smaller. Buffers come from a fixed set
+and go back only when their batch has been run, so a batch is never
+overwritten while in use.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections import deque
 from typing import Callable, List, Optional, Sequence
 
 from mlperf_harness.errors import abort, describe
-
-_STOP = object()
 
 
 class WorkerPool:
@@ -30,102 +37,145 @@ class WorkerPool:
         handler: Callable[..., None],
         workers: int = 1,
         max_batch: int = 32,
-        coalesce: bool = False,
+        timeout: float = 0.0,
         on_error: Callable[[str], None] = abort,
         prepare: Optional[Callable[[Sequence, int], object]] = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``handler(samples)``; with ``prepare``, ``handler(samples, prepared)``
         where ``prepared = prepare(samples, buffer_slot)`` ran on the gathering thread."""
         self.handler = handler
         self.prepare = prepare
         self.max_batch = max(1, max_batch)
-        self.coalesce = coalesce
+        self.timeout = max(0.0, float(timeout))
         self.on_error = on_error
-        self._queue: "queue.Queue" = queue.Queue()
+        self._clock = clock
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # waiting samples changed
+        self._pending: deque = deque()  # samples, oldest first
+        self._arrivals: deque = deque()  # [arrival time, samples left] per submit
+        self._stopping = False
         workers = max(1, workers)
         self._workers = workers
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"sut-worker-{n}", daemon=True)
-            for n in range(workers)
-        ]
-        if prepare is not None:
-            # One batch ready and one being gathered per worker, at most.
-            self._ready: "queue.Queue" = queue.Queue(maxsize=workers)
+        if prepare is None:
+            targets = [self._loop] * workers
+        else:
+            self._ready_changed = threading.Condition(lock)
+            self._ready: deque = deque()  # (samples, prepared, slot)
+            self._gathering = True
             self._free: "queue.Queue" = queue.Queue()
-            for slot in range(2 * workers + 1):
+            for slot in range(2 * workers + 1):  # running, ready and being gathered
                 self._free.put(slot)
-            self._threads.append(threading.Thread(target=self._gather_loop, name="sut-gather",
-                                                  daemon=True))
+            targets = [self._run_loop] * workers + [self._gather_loop]
+        self._threads = [threading.Thread(target=target, name=f"sut-worker-{n}", daemon=True)
+                         for n, target in enumerate(targets)]
         for thread in self._threads:
             thread.start()
 
     def submit(self, samples: Sequence) -> None:
-        self._queue.put(samples)
+        if not samples:
+            return
+        now = self._clock()
+        with self._work:
+            was_empty = not self._pending
+            self._pending.extend(samples)
+            self._arrivals.append([now, len(samples)])
+            # Wake a taker only when it has something new to decide: the first
+            # waiting sample (it starts the clock) or a full batch.
+            if was_empty or len(self._pending) >= self.max_batch:
+                self._work.notify()
 
-    def _next_batch(self):
-        item = self._queue.get()
-        if item is _STOP or not self.coalesce:
-            return item
-        batch: List = list(item)
-        while len(batch) < self.max_batch:
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if more is _STOP:
-                self._queue.put(_STOP)  # leave it for this or another worker
-                break
-            batch.extend(more)
+    # Forming batches (called with the lock held) ---------------------------
+    def _pop(self, count: int) -> List:
+        pending, arrivals = self._pending, self._arrivals
+        batch = [pending.popleft() for _ in range(count)]
+        while count:
+            head = arrivals[0]
+            if head[1] <= count:
+                count -= head[1]
+                arrivals.popleft()
+            else:
+                head[1] -= count
+                count = 0
         return batch
 
-    def _chunks(self, batch):
-        for start in range(0, len(batch), self.max_batch):
-            yield batch[start:start + self.max_batch]
-
-    def _gather_loop(self) -> None:
-        try:
+    def _take(self, gated: bool = False) -> Optional[List]:
+        """The next batch, or None once closed and drained. ``gated``: while a
+        gathered batch still waits for a worker, only a full batch is taken."""
+        with self._work:
             while True:
-                batch = self._next_batch()
-                if batch is _STOP:
+                waiting = len(self._pending)
+                if waiting >= self.max_batch or (waiting and self._stopping):
                     break
-                for chunk in self._chunks(batch):
-                    slot = self._free.get()
-                    self._ready.put((chunk, self.prepare(chunk, slot), slot))
-        except BaseException as exc:  # never leave a query uncompleted silently
-            self.on_error(f"inference failed: {describe(exc)}")
-        for _ in range(self._workers):
-            self._ready.put(_STOP)
+                if not waiting:
+                    if self._stopping:
+                        return None
+                    self._work.wait()
+                    continue
+                if gated and self._ready:
+                    self._work.wait()
+                    continue
+                left = self._arrivals[0][0] + self.timeout - self._clock()
+                if left <= 0:
+                    break
+                self._work.wait(left)
+            batch = self._pop(min(waiting, self.max_batch))
+            if self._pending:
+                self._work.notify()  # more for another taker
+            return batch
 
+    # Threads ---------------------------------------------------------------
     def _loop(self) -> None:
-        if self.prepare is not None:
-            failed = False
-            while True:
-                item = self._ready.get()
-                if item is _STOP:
-                    return
-                chunk, prepared, slot = item
-                try:
-                    if not failed:  # after a failure, only drain (the gatherer must not block)
-                        self.handler(chunk, prepared)
-                except BaseException as exc:
-                    failed = True
-                    self.on_error(f"inference failed: {describe(exc)}")
-                finally:
-                    self._free.put(slot)
         while True:
-            batch = self._next_batch()
-            if batch is _STOP:
+            batch = self._take()
+            if batch is None:
                 return
             try:
-                for chunk in self._chunks(batch):
-                    self.handler(chunk)
+                self.handler(batch)
             except BaseException as exc:  # never leave a query uncompleted silently
                 self.on_error(f"inference failed: {describe(exc)}")
                 return
 
+    def _gather_loop(self) -> None:
+        try:
+            while True:
+                batch = self._take(gated=True)
+                if batch is None:
+                    break
+                slot = self._free.get()
+                prepared = self.prepare(batch, slot)
+                with self._work:
+                    self._ready.append((batch, prepared, slot))
+                    self._ready_changed.notify()
+        except BaseException as exc:  # never leave a query uncompleted silently
+            self.on_error(f"inference failed: {describe(exc)}")
+        with self._work:
+            self._gathering = False
+            self._ready_changed.notify_all()
+
+    def _run_loop(self) -> None:
+        failed = False
+        while True:
+            with self._work:
+                while not self._ready:
+                    if not self._gathering:
+                        return
+                    self._ready_changed.wait()
+                batch, prepared, slot = self._ready.popleft()
+                self._work.notify()  # the gatherer may form the next batch now
+            try:
+                if not failed:  # after a failure, only drain (the gatherer must not block)
+                    self.handler(batch, prepared)
+            except BaseException as exc:
+                failed = True
+                self.on_error(f"inference failed: {describe(exc)}")
+            finally:
+                self._free.put(slot)
+
     def close(self) -> None:
-        stops = 1 if self.prepare is not None else len(self._threads)
-        for _ in range(stops):
-            self._queue.put(_STOP)
+        """Run what is still waiting, then stop the threads."""
+        with self._work:
+            self._stopping = True
+            self._work.notify_all()
         for thread in self._threads:
             thread.join()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from . import resolve as resolver
+from ..build.wheelhouse import model_requirements
 from ..errors import UsageError
 
 
@@ -45,9 +46,13 @@ def image_sets(spec, names: Sequence[str] = ()) -> list[ImageSet]:
             continue
         base = spec.base_for(framework, device)
         install = spec.install(framework, device)
+        # The models' own layers install their pins with --no-deps over the shared environment: they
+        # must resolve together with it, so they are part of the set.
+        model_pins = [p for pins in model_requirements(spec, framework, device).values() for p in pins]
         out.append(ImageSet(name=name, base_image=base.image,
                             target=resolver.Target(base.python, base.platform, base.glibc),
-                            requirements=tuple(spec.requirements(framework, device)),
+                            requirements=tuple(spec.requirements(framework, device))
+                            + tuple(dict.fromkeys(model_pins)),
                             index_url=install.index_url, extra_index_urls=tuple(install.extra_index_urls)))
     unknown = sorted(set(names) - {s.name for s in out})
     if unknown:

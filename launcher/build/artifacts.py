@@ -39,6 +39,15 @@ def _source_digest(module) -> str:
     return digest.hexdigest()[:12]
 
 
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's content, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def artifact_path(artifact: Artifact, cache: Path) -> Path:
     """The content-addressed cache path of a real artifact: artifacts/<algo>-<digest>/<name>."""
     algo, digest = ("sha256", artifact.sha256) if artifact.sha256 else ("md5", artifact.md5)

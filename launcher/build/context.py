@@ -1,4 +1,4 @@
-"""Stage a build context: the Dockerfile plus wheels/, models/, datasets/ and harness/ it copies from."""
+"""Stage a build context: the Dockerfile plus wheels/, model-wheels/, models/, datasets/ and harness/ it copies from."""
 
 from __future__ import annotations
 
@@ -37,8 +37,13 @@ def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: 
     shutil.copy2(dockerfile, context / "Dockerfile")
     (context / "wheels").mkdir()
     for item in wheels.iterdir():
-        if item.name != wheelhouse.STAMP:
+        if item.name not in (wheelhouse.STAMP, wheelhouse.MODEL_WHEELS):
             _link_or_copy(str(item), str(context / "wheels" / item.name))
+    # The models' own wheels, for the <model>-deps stages (empty where the family's models have none).
+    (context / wheelhouse.MODEL_WHEELS).mkdir()
+    if (wheels / wheelhouse.MODEL_WHEELS).is_dir():
+        for item in (wheels / wheelhouse.MODEL_WHEELS).iterdir():
+            _link_or_copy(str(item), str(context / wheelhouse.MODEL_WHEELS / item.name))
     models = context / "models" / model
     models.mkdir(parents=True)
     for path in model_files:

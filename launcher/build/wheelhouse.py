@@ -14,12 +14,14 @@ import sys
 from pathlib import Path
 
 from launcher.airgap.resolve import platform_tags
+from launcher.build.artifacts import sha256_file
 from launcher.build.child import pip_environment, run_child
 from launcher.console import say
 from launcher.errors import BuildError, UsageError
 from launcher.spec.model import Base, Spec
 
 STAMP = ".complete.json"
+MODEL_WHEELS = "model-wheels"  # the models' own wheels and requirements-<model>.txt, a subfolder
 
 
 def pip_platforms(base: Base) -> list[str]:
@@ -29,7 +31,20 @@ def pip_platforms(base: Base) -> list[str]:
 
 
 def requirements(spec: Spec, framework: str, device: str) -> list[str]:
+    """What the image's shared virtual environment installs: the harness's pins (with its base's
+    `harness_pins` in place of the same-named ones) and the framework's."""
     return spec.requirements(framework, device)
+
+
+def model_requirements(spec: Spec, framework: str, device: str) -> dict[str, list[str]]:
+    """Model -> the pins its own image layer installs (requirements-<model>.txt in the wheelhouse), for
+    the models of this image family that own such a layer (Spec.deps_owners)."""
+    owners = spec.deps_owners(spec.image_groups.get((framework, device), []))
+    return {m: list(spec.models[m].requirements) for m, owner in owners.items() if owner == m}
+
+
+def model_requirements_file(model: str) -> str:
+    return f"requirements-{model}.txt"
 
 
 def wheelhouse_dir(cache: Path, framework: str, device: str, python: str) -> Path:
@@ -54,9 +69,11 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     python = python or base.python
     install = spec.install(framework, device)
     reqs = requirements(spec, framework, device)
+    per_model = model_requirements(spec, framework, device)
     platforms = pip_platforms(base)
     sources = [install.index_url or ""] + list(install.extra_index_urls) + list(find_links)
-    fingerprint = _fingerprint(reqs, platforms, python, sources)
+    fingerprint = _fingerprint(reqs + [f"{m}:{r}" for m, rs in per_model.items() for r in rs],
+                               platforms, python, sources)
     target = wheelhouse_dir(cache, framework, device, python)
     stamp = target / STAMP
     if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
@@ -70,27 +87,39 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     (partial / "requirements.txt").write_text("\n".join(reqs) + "\n")
-    args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-            "--implementation", "cp", "--python-version", python, "--dest", str(partial),
-            "--requirement", str(partial / "requirements.txt")]
-    for platform in platforms:
-        args += ["--platform", platform]
-    if ca_bundle:
-        args += ["--cert", str(ca_bundle)]
-    for link in find_links:
-        args += ["--find-links", link]
     log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
+    downloads = [(partial, ["requirements.txt"], False)]
+    if per_model:
+        # The models' own pins go to their own folder (their image layers install it with --no-deps: their
+        # dependencies, such as numpy, are the environment's), so the shared layers' wheels/ is unchanged.
+        (partial / MODEL_WHEELS).mkdir()
+        for model, pins in per_model.items():
+            (partial / MODEL_WHEELS / model_requirements_file(model)).write_text("\n".join(pins) + "\n")
+        downloads.append((partial / MODEL_WHEELS, [model_requirements_file(m) for m in per_model], True))
     # Index URLs may carry credentials: they reach pip through its environment (PIP_INDEX_URL,
     # PIP_EXTRA_INDEX_URL), never its command line, which any user sees in `ps`.
     env = pip_environment(index_url or install.index_url, install.extra_index_urls,
                           str(ca_bundle) if ca_bundle else None)
-    proc = run_child(args, env=env)  # dies with the launcher (SIGTERM, SIGHUP, Ctrl-C, even SIGKILL)
-    if proc.returncode != 0:
-        lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
-        last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
-        shutil.rmtree(partial, ignore_errors=True)
-        raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
-    files = {p.name: _sha256(p) for p in sorted(partial.glob("*.whl"))}
+    for dest, files, no_deps in downloads:
+        args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
+                "--implementation", "cp", "--python-version", python, "--dest", str(dest)]
+        args += ["--no-deps"] if no_deps else []
+        for name in files:
+            args += ["--requirement", str(dest / name)]
+        for platform in platforms:
+            args += ["--platform", platform]
+        if ca_bundle:
+            args += ["--cert", str(ca_bundle)]
+        for link in find_links:
+            args += ["--find-links", link]
+        proc = run_child(args, env=env)  # dies with the launcher (SIGTERM, SIGHUP, Ctrl-C, even SIGKILL)
+        if proc.returncode != 0:
+            lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
+            last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
+            shutil.rmtree(partial, ignore_errors=True)
+            raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
+    files = {p.relative_to(partial).as_posix(): sha256_file(p)
+             for p in sorted(partial.glob("*.whl")) + sorted(partial.glob(f"{MODEL_WHEELS}/*.whl"))}
     (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs, "files": files}, indent=1))
     old = target.with_name(target.name + ".old")
     if target.exists():
@@ -98,14 +127,6 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     partial.rename(target)
     shutil.rmtree(old, ignore_errors=True)
     return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify(target: Path) -> list[tuple[str, str, str]]:
@@ -116,7 +137,7 @@ def verify(target: Path) -> list[tuple[str, str, str]]:
     bad = []
     for name, expected in files.items():
         path = target / name
-        got = _sha256(path) if path.exists() else "missing"
+        got = sha256_file(path) if path.exists() else "missing"
         if got != expected:
             bad.append((name, expected, got))
     return bad

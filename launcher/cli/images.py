@@ -39,7 +39,7 @@ def list_cmd(
             {"framework": c.framework, "device": c.device, "model": c.model, "precision": c.precision,
              "supported": c.supported, "reason": c.reason,
              "image": ImageKey.of(c, standin=False).tag(spec.project.repository) if c.supported else None,
-             **install_fields(spec, c.framework, c.device)}
+             **install_fields(spec, c.framework, c.device, c.model)}
             for c in rows
         ]
         out.print(json.dumps(payload, indent=1), markup=False)

@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 from mlperf_harness.contract import ACCURACY_LOG, ACCURACY_TXT, DETAIL, SUMMARY, find_test_dirs, read_summary
 
+from launcher.build.artifacts import sha256_file
 from launcher.errors import RunInProgress
 from launcher.run.diskspace import write_guard
 
@@ -77,14 +78,6 @@ def verify_outputs(run_dir: Path, scenarios: Iterable[str], mode: str) -> list[s
 
 
 # ---- the COMPLETE record -------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _result_files(run_dir: Path) -> list[Path]:
     skip = {COMPLETE, INCOMPLETE}
     return sorted(p for p in run_dir.rglob("*")
@@ -93,7 +86,7 @@ def _result_files(run_dir: Path) -> list[Path]:
 
 
 def checksums(run_dir: Path) -> dict[str, dict]:
-    return {p.relative_to(run_dir).as_posix(): {"sha256": _sha256(p), "size": p.stat().st_size}
+    return {p.relative_to(run_dir).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
             for p in _result_files(run_dir)}
 
 
@@ -158,7 +151,7 @@ def is_complete(run_dir: Path) -> bool:
             return False
         for name, entry in files.items():
             path = run_dir / name
-            if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
+            if path.stat().st_size != entry["size"] or sha256_file(path) != entry["sha256"]:
                 return False
     except (OSError, ValueError, KeyError, TypeError):
         return False

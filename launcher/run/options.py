@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -73,6 +73,7 @@ class LaunchOption:
     check: Callable[[object], str | None] | None = None  # why a (non-None) value is bad, or None
     shown: bool = False  # a check message quotes the value with repr() (strings) instead of str()
     convert: Callable[[object], object] | None = None  # the flag's checked text -> the RunOptions value
+    identity: bool = False  # part of what makes two runs the same benchmark (RunOptions.signature)
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -85,50 +86,32 @@ def _spellings(flag: str, *aliases: str) -> tuple[str, ...]:
 
 
 LAUNCH_OPTIONS: tuple[LaunchOption, ...] = (
-    LaunchOption("hw_name", str, "system name prefix (default: hostname)", check=_hw_name, shown=True),
+    LaunchOption("hw_name", str, "system name prefix (default: hostname)", check=_hw_name, shown=True, identity=True),
     LaunchOption("output_dir", str, "a new folder per run is made inside", default=Path("mlperf-results"),
                  check=_output_dir, shown=True, convert=Path),
-    LaunchOption("custom_model", Path, "a custom model file (mounted read-only)", flags=("--model",), check=_file),
-    LaunchOption("imagenet_path", Path, "your ImageNet validation folder (mounted read-only)", check=_imagenet),
-    LaunchOption("dataset_path", Path, "your copy of the model's dataset (mounted read-only)", check=_folder),
+    LaunchOption("custom_model", Path, "a custom model file (mounted read-only)", flags=("--model",), check=_file, identity=True),
+    LaunchOption("imagenet_path", Path, "your ImageNet validation folder (mounted read-only)", check=_imagenet, identity=True),
+    LaunchOption("dataset_path", Path, "your copy of the model's dataset (mounted read-only)", check=_folder, identity=True),
     LaunchOption("rerun", bool, "run even if this configuration has complete results", default=False),
     LaunchOption("clean", bool, "remove earlier incomplete runs in --output_dir first", default=False),
     LaunchOption("user", str, "UID[:GID] in the container (default: yours)", flags=("--user",), check=_user, shown=True),
     LaunchOption("timeout", float, "stop the benchmark after this many seconds", default=3600.0, flags=("--timeout",),
                  check=_timeout),
     LaunchOption("standin", bool, "the image with the real model instead of the stand-in", default=True,
-                 flags=("--real",)),
-    LaunchOption("gpus", str, "_cuda: all or GPU indices/UUIDs; _rocm: all, indices or renderD nodes", flags=("--gpus",)),
+                 flags=("--real",), identity=True),
+    LaunchOption("gpus", str, "_cuda: all or GPU indices/UUIDs; _rocm: all, indices or renderD nodes", flags=("--gpus",), identity=True),
     LaunchOption("memory", str, "the container's memory limit, e.g. 8g (docker run --memory; no swap on top)",
                  flags=("--memory",), check=check_memory, shown=True),
     LaunchOption("cpus", str, "the CPUs the container may use, e.g. 4 or 1.5 (docker run --cpus)", flags=("--cpus",),
-                 check=check_cpus, shown=True),
+                 check=check_cpus, shown=True, identity=True),
     LaunchOption("shm_size", str, "/dev/shm size, e.g. 16g (LLM and DLRM runs need it; docker run --shm-size)",
                  flags=("--shm-size", "--shm_size"), check=check_shm_size, shown=True),
 )
 BENCHMARK_SPELLINGS = {s.name: _spellings(s.flag, *s.aliases) for s in BENCHMARK_FLAGS}
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """What the user asked of `run`: benchmark settings (the contract's) and the launcher-only options."""
-
-    benchmark: BenchmarkSettings = field(default_factory=lambda: BenchmarkSettings(scenario="Offline"))
-    hw_name: str | None = None
-    output_dir: Path = Path("mlperf-results")
-    custom_model: Path | None = None
-    imagenet_path: Path | None = None
-    dataset_path: Path | None = None
-    rerun: bool = False
-    clean: bool = False
-    user: str | None = None
-    timeout: float | None = 3600.0
-    standin: bool = True
-    gpus: str | None = None
-    memory: str | None = None
-    cpus: str | None = None
-    shm_size: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
+class _RunOptionsBase:
+    """RunOptions' behaviour; its fields are generated from LAUNCH_OPTIONS below (one definition per flag)."""
 
     @classmethod
     def of(cls, scenarios: tuple[str, ...] | None = None, **values) -> "RunOptions":
@@ -146,13 +129,24 @@ class RunOptions:
         return self.benchmark.get("mode")
 
     def signature(self, variation: Variation) -> str:
-        """What makes two runs the same benchmark (for --rerun): the variation and every benchmark flag."""
-        ignored = {"output_dir", "rerun", "clean", "timeout", "user", "extra_env", "memory", "shm_size", "benchmark"}
-        data = {k: v for k, v in asdict(self).items() if k not in ignored}
+        """What makes two runs the same benchmark (for --rerun): the variation, every benchmark setting given
+        and the launcher options marked `identity`."""
+        data = {o.name: getattr(self, o.name) for o in LAUNCH_OPTIONS if o.identity}
         data.update({k: v for k, v in asdict(self.benchmark).items() if v is not None})
         data["variation"] = str(variation)
         blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# What the user asked of `run`: the contract's benchmark settings, one field per launcher option, and
+# environment for the container (tests).
+RunOptions = make_dataclass("RunOptions", [
+    ("benchmark", BenchmarkSettings, field(default_factory=lambda: BenchmarkSettings(scenario="Offline"))),
+    *[(o.name, object, field(default=o.convert(o.default) if o.convert and o.default is not None else o.default))
+      for o in LAUNCH_OPTIONS],
+    ("extra_env", dict, field(default_factory=dict)),
+], bases=(_RunOptionsBase,), frozen=True)
+RunOptions.__module__ = __name__
 
 
 def from_flags(variation: Variation, values: dict) -> RunOptions:

@@ -123,6 +123,11 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     require_supported(variation, spec)
     validate(options)
     hostcheck.dataset_args(variation.model, options.benchmark.dataset_args)
+    allowed = spec.models[variation.model].scenarios
+    refused = [s for s in options.benchmark.scenarios if allowed and s not in allowed]
+    if refused:
+        raise UsageError(f"{variation.model} runs {' and '.join(allowed)} only (as the reference); "
+                         f"not {', '.join(refused)}")
     folder = user_dataset(spec, variation, options)
     if folder is None and not options.standin:
         flag = "--imagenet_path" if spec.models[variation.model].dataset == "imagenet" else "--dataset_path"

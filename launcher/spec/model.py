@@ -138,8 +138,15 @@ class Model(_Strict):
     dataset: Optional[str] = None
     performance_sample_count: Optional[int] = None
     accuracy_target: Optional[str] = None
+    # Pinned Python packages this model's harness code needs (its accuracy script, its sliding window),
+    # installed into the model's own image layer, so the framework layers stay shared.
+    requirements: list[str] = []
+    # The scenarios the reference runs this model in; empty: all four.
+    scenarios: list[Literal["Offline", "Server", "SingleStream", "MultiStream"]] = []
     backends: dict[str, Backend] = {}
     refuse: Optional[str] = None
+
+    _check = field_validator("requirements")(lambda cls, v: _pinned(v))
 
     @model_validator(mode="after")
     def _backends_or_reason(self) -> "Model":
@@ -277,6 +284,15 @@ class Spec(_Strict):
                 if models:
                     out[(fname, dev)] = models
         return out
+
+    def deps_owners(self, models: list[str]) -> dict[str, Optional[str]]:
+        """Model -> the model whose `requirements` layer it uses (the first of `models` with the same
+        pins, so 3d-unet-99 and 3d-unet-99.9 share one), or None where it has none."""
+        owners: dict[str, Optional[str]] = {}
+        for m in models:
+            pins = self.models[m].requirements
+            owners[m] = next((o for o in models if self.models[o].requirements == pins), None) if pins else None
+        return owners
 
     def supported(self) -> list[Combination]:
         """Every supported (framework, device, model, precision): one image each."""

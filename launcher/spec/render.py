@@ -9,11 +9,14 @@ import jinja2
 from mlperf_harness.contract import DATASET_DIR, HARNESS_DIR, MODEL_DIR
 
 from launcher.spec.model import Spec
+from launcher.spec.variation import stage_name
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 # The in-image paths, from the launcher <-> harness contract (the harness and the run plan use the same).
-PATHS = {"model": MODEL_DIR, "dataset": DATASET_DIR, "harness": HARNESS_DIR}
+PATHS = {"model": MODEL_DIR, "dataset": DATASET_DIR, "harness": HARNESS_DIR,
+         # where a model's own packages (images.yaml models.<name>.requirements) are installed
+         "model_deps": "/opt/model-deps"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ def render_all(spec: Spec) -> list[Rendered]:
             base=spec.base_for(framework, device),
             models=models,
             datasets={m: spec.models[m].dataset for m in models},
+            model_deps=spec.deps_owners(models),
+            stages={m: stage_name(m) for m in models},
             paths=PATHS,
         )
         out.append(Rendered(f"{framework}-{device}.Dockerfile", text))

@@ -27,6 +27,12 @@ def variation_string(item) -> str:
     return ",".join(f"_{getattr(item, name)}" for name in KEY_FIELDS)
 
 
+def stage_name(model: str) -> str:
+    """A model's build stage (and build target) in its Dockerfile: docker wants stage names to start
+    with a letter, so 3d-unet-99's is model-3d-unet-99."""
+    return model if model[:1].isalpha() else f"model-{model}"
+
+
 @dataclass(frozen=True)
 class ImageKey:
     """What an image is made of; its tag, Dockerfile, build target, variation string and CI name follow from it."""
@@ -54,7 +60,7 @@ class ImageKey:
 
     @property
     def target(self) -> str:
-        return self.model
+        return stage_name(self.model)
 
     @property
     def variation(self) -> str:

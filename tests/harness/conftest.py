@@ -51,17 +51,55 @@ def backend_models(standin):
     return models
 
 
+def _generated(tmp_path_factory, model: str) -> dict:
+    """``model``'s stand-in generated with its defaults (onnxruntime), plus "root" and "models":
+    backend -> model file, with the pytorch export when torch is installed."""
+    import importlib
+
+    generator = importlib.import_module(f"mlperf_harness.models.{model}.standin")
+    out = tmp_path_factory.mktemp(model)
+    info = generator.generate(out, backend="onnxruntime")
+    info["root"] = out
+    info["models"] = {"onnxruntime": Path(info["model_path"])}
+    if _installed("torch"):
+        info["models"]["pytorch"] = generator.export_model(
+            out / "model" / generator.MODEL_FILES["pytorch"], "pytorch")
+    return info
+
+
 @pytest.fixture(scope="session")
 def bert_standin(tmp_path_factory):
     """The bert stand-in (60 questions), with both model formats."""
-    from mlperf_harness.models.bert import standin as bert
+    return _generated(tmp_path_factory, "bert")
 
-    out = tmp_path_factory.mktemp("bert")
-    info = bert.generate(out, backend="onnxruntime")
-    info["root"] = out
-    info["models"] = {"onnxruntime": Path(info["model_path"])}
-    if not _installed("torch"):
-        return info
-    info["models"]["pytorch"] = bert.export_model(out / "model" / bert.MODEL_FILES["pytorch"],
-                                                  "pytorch")
-    return info
+
+@pytest.fixture(scope="session")
+def model_spec_env(tmp_path_factory):
+    """{"MLPERF_SPEC": path} of a model table that lists retinanet and 3d-unet with their
+    datasets and backends, for harness runs; {} once images.yaml itself lists them."""
+    import yaml
+
+    spec = yaml.safe_load((_REPO / "images.yaml").read_text())
+    entries = {"retinanet": ("retinanet", "openimages", 64),
+               "3d-unet-99": ("3d-unet", "kits19", 43), "3d-unet-99.9": ("3d-unet", "kits19", 43)}
+    if all(spec["models"].get(name, {}).get("backends") for name in entries):
+        return {}
+    for name, (key, dataset, count) in entries.items():
+        spec["models"][name] = {"loadgen_key": key, "dataset": dataset,
+                                "performance_sample_count": count,
+                                "backends": {"onnxruntime": {}, "pytorch": {}}}
+    path = tmp_path_factory.mktemp("spec") / "images.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return {"MLPERF_SPEC": str(path)}
+
+
+@pytest.fixture(scope="session")
+def retinanet_standin(tmp_path_factory):
+    """The retinanet stand-in (16 images, mAP 75%), with both model formats."""
+    return _generated(tmp_path_factory, "retinanet")
+
+
+@pytest.fixture(scope="session")
+def unet3d_standin(tmp_path_factory):
+    """The 3d-unet stand-in (2 cases, DICE 1.0), with both model formats."""
+    return _generated(tmp_path_factory, "unet3d")

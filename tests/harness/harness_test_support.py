@@ -37,6 +37,14 @@ def run_harness(args, cwd, timeout=240, env=None):
     return run_python(["-m", "mlperf_harness", *args], cwd=cwd, timeout=timeout, env=env)
 
 
+def standin_args(model, info, backend, out, *extra) -> list:
+    """Harness arguments for a CPU run of ``model`` on a stand-in fixture's ``info`` (its
+    "models"[backend] and "dataset_path") into ``out``, system "box", plus ``extra``."""
+    return ["--model", model, "--backend", backend, "--device", "cpu",
+            "--model_path", info["models"][backend], "--dataset_path", info["dataset_path"],
+            "--output_dir", out, "--system", "box", *extra]
+
+
 def start_harness(args, cwd):
     """Start the harness in the background (collect with ``finish``)."""
     return subprocess.Popen(harness_command(*args), cwd=cwd, env=harness_env(),

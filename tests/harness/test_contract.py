@@ -22,6 +22,7 @@ SAMPLE = {
     "offline_target_qps": 123.0, "server_target_qps": 0.5, "target_latency": 40.0,
     "singlestream_target_latency": 2.0, "multistream_target_latency": 1e-3, "run_style": "test",
     "dataset_args": "cache_dir=/tmp/c,layout=NHWC", "compliance": "TEST01,TEST04",
+    "batch_timeout_ms": 2.5, "find_peak": True,
 }
 # What a setting needs beside it to be valid (as scenario flags need their scenario).
 CONTEXT = {"compliance": {"mode": "both"}}
@@ -44,10 +45,13 @@ def test_round_trip_each_setting(setting):
     if setting.scenarios:
         values["scenario"] = setting.scenarios[0]
     values.update(CONTEXT.get(setting.name, {}))
+    if setting.type is bool:  # a switch: no value on the command line
+        values["mode"] = "performance"
     settings = BenchmarkSettings(**values)
     argv = settings.to_argv()
-    assert argv[argv.index(setting.flag) + 1] == (
-        f"{SAMPLE[setting.name]:g}" if setting.type is float else str(SAMPLE[setting.name]))
+    if setting.type is not bool:
+        assert argv[argv.index(setting.flag) + 1] == (
+            f"{SAMPLE[setting.name]:g}" if setting.type is float else str(SAMPLE[setting.name]))
     parsed = BenchmarkSettings.from_argv(argv)
     assert getattr(parsed, setting.name) == SAMPLE[setting.name]
 
@@ -57,8 +61,11 @@ def test_aliases_parse_like_the_flag(setting):
     extra = ["--scenario", setting.scenarios[0]] if setting.scenarios else []
     base = [x for name, value in REQUIRED.items() if name != setting.name
             for x in ("--" + name, value)]
+    if setting.type is bool:
+        extra += ["--mode", "performance"]
     for spelling in setting.spellings:
-        parsed = BenchmarkSettings.from_argv(base + extra + [spelling, str(SAMPLE[setting.name])])
+        value = [] if setting.type is bool else [str(SAMPLE[setting.name])]
+        parsed = BenchmarkSettings.from_argv(base + extra + [spelling] + value)
         assert str(getattr(parsed, setting.name)) == str(SAMPLE[setting.name])
 
 
@@ -81,7 +88,8 @@ def test_run_flags_are_the_launchers_benchmark_flags():
     assert [s.name for s in contract.RUN_FLAGS] == [
         "scenario", "mode", "count", "test_query_count", "max_batchsize", "threads", "target_qps",
         "offline_target_qps", "server_target_qps", "target_latency", "singlestream_target_latency",
-        "multistream_target_latency", "run_style", "dataset_args", "compliance"]
+        "multistream_target_latency", "run_style", "dataset_args", "compliance", "batch_timeout_ms",
+        "find_peak"]
 
 
 def test_spellings_and_flag():
@@ -205,6 +213,12 @@ def test_read_detail_and_accuracy(tmp_path):
     acc.write_text(json.dumps({"exact_match": 75.0, "f1": 85.218}))
     assert read_accuracy(acc) == 85.218
     assert read_accuracy(tmp_path / "missing.txt") is None
+    acc.write_text(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.750\n"
+                   "mAP=75.000%\n")
+    assert read_accuracy(acc) == 75.0
+    acc.write_text("case_00000: kidney = 1.00000, tumor = 0.50000, composite = 0.75000\n"
+                   "Accuracy: mean = 0.75000, kidney = 1.0000, tumor = 0.5000\n")
+    assert read_accuracy(acc) == 75.0
 
 
 def test_results_tree(tmp_path):

@@ -15,15 +15,22 @@ def test_data_facts_come_from_images_yaml():
         info = models.get_model(name)
         assert info.loadgen_key == entry.get("loadgen_key")
         assert info.perf_sample_count == entry.get("performance_sample_count")
-    assert models.supported_models() == ["resnet50", "bert-99", "bert-99.9"]
+    assert models.supported_models() == ["resnet50", "retinanet", "bert-99", "bert-99.9",
+                                         "3d-unet-99", "3d-unet-99.9"]
     assert models.get_model("bert-99.9").code is models.get_model("bert-99").code
-    assert models.get_model("retinanet").dataset is None
+    assert models.get_model("dlrm-99").dataset is None
+    assert models.get_model("3d-unet-99.9").code is models.get_model("3d-unet-99").code
+    assert models.family_module("3d-unet") == "mlperf_harness.models.unet3d"
+    assert models.get_model("3d-unet-99").scenarios == ("SingleStream", "Offline")
+    assert models.get_model("retinanet").max_batch == 1
 
 
 def test_standin_modules():
     assert models.standin_module("resnet50") == "mlperf_harness.models.resnet50.standin"
     assert models.standin_module("resnet50_tflite") == "mlperf_harness.models.resnet50.standin_tflite"
     assert models.standin_module("bert_pytorch") == "mlperf_harness.models.bert.standin_pytorch"
+    assert models.standin_module("unet3d_pytorch") == "mlperf_harness.models.unet3d.standin_pytorch"
+    assert models.standin_module("retinanet") == "mlperf_harness.models.retinanet.standin"
 
 
 def test_mlperf_spec_overrides_the_table(tmp_path):

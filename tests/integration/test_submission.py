@@ -8,13 +8,10 @@ only complaints must be those a quick stand-in run is expected to get."""
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import json
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ import yaml
 from integration_support import ROOT, mlperf_docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from checker_standin import COMMIT, archive_bytes  # noqa: E402
+from checker_standin import COMMIT, archive_bytes, serve  # noqa: E402
 
 REAL_ARCHIVE = os.environ.get("MLPERF_DOCKER_TEST_CHECKER_ARCHIVE")
 # What a quick stand-in, test-style run must get from the real checker, and nothing else.
@@ -36,22 +33,8 @@ USER_YAML = "submitter: MyOrg\nstatus: available\nsystem_type: edge\ncooling: ai
 @pytest.fixture(scope="module")
 def served_checker():
     payload = Path(REAL_ARCHIVE).read_bytes() if REAL_ARCHIVE else archive_bytes()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/checker.tar.gz", hashlib.sha256(payload).hexdigest()
-    server.shutdown()
-    server.server_close()
+    with serve(payload, "/checker.tar.gz") as (url, digest, _):
+        yield url, digest
 
 
 @pytest.fixture(scope="module")

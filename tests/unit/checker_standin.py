@@ -4,8 +4,12 @@ checker (an ERROR per scenario folder without README.md, then Results/NoResults 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import http.server
 import io
 import tarfile
+import threading
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -55,3 +59,29 @@ def archive_bytes(commit: str = COMMIT, main: str = MAIN) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def serve(payload: bytes, path: str):
+    """``payload`` on an HTTP server bound to 127.0.0.1 for the with-block, at any GET; yields
+    (the URL of ``path``, the payload's sha256, the list of paths requested)."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", hashlib.sha256(payload).hexdigest(), hits
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -33,7 +33,10 @@ def test_github_matrix_bake_and_list_agree(tmp_path):
     assert set(bake["group"]["default"]["targets"]) == set(targets)
     for e in include:
         t = targets[e["name"]]
-        assert t["tags"] == [e["tag"]] and t["target"] == e["model"] and t["inherits"] == ["_common"]
+        assert t["tags"] == [e["tag"]] and t["target"] == e["target"] and t["inherits"] == ["_common"]
+        # The model's stage: its name, where docker accepts it as one (a stage starts with a letter).
+        assert e["target"] == (e["model"] if e["model"][0].isalpha() else f"model-{e['model']}")
+        assert f"AS {e['target']}\n" in (ROOT / e["dockerfile"]).read_text()
         assert e["name"] in bake["group"][e["device"]]["targets"]
         assert (ROOT / e["dockerfile"]).exists()
     assert {e["device"] for e in include} <= set(bake["group"])

@@ -87,6 +87,10 @@ def test_lock_sorts_images_into_resolved_unchecked_and_failed():
     assert [s.name for s in sets] == [f"{f}-{d}" for f, d in spec.image_groups]
     tf_rocm = next(s for s in sets if s.name == "tf-rocm")
     assert tf_rocm.target == resolve.Target("3.10", "linux/amd64", "2.35")
+    # the models' own layers (pinned, installed with --no-deps) resolve with the shared environment
+    ort_cuda = next(s for s in sets if s.name == "onnxruntime-cuda")
+    model_pins = {p for m in spec.image_groups[("onnxruntime", "cuda")] for p in spec.models[m].requirements}
+    assert model_pins and model_pins <= set(ort_cuda.requirements)
     calls = []
     result = lock_mod.lock(sets, resolve=_fake_resolver(calls), log=lambda line: None)
     assert set(result.unchecked) == {"pytorch-rocm"} and set(result.failed) == {"tflite-cpu"}

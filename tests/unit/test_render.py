@@ -8,6 +8,7 @@ import yaml
 
 from launcher.spec import render
 from launcher.spec.model import DEFAULT_SPEC, load_spec
+from launcher.spec.variation import stage_name
 
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
 
@@ -23,7 +24,8 @@ def test_one_dockerfile_per_framework_device_with_a_target_per_model():
     for (framework, device), models in spec.image_groups.items():
         text = rendered[f"{framework}-{device}.Dockerfile"]
         for model in models:
-            assert re.search(rf"^FROM framework AS {re.escape(model)}$", text, re.M)
+            assert re.search(rf"^FROM framework AS {re.escape(stage_name(model))}$", text, re.M)
+            assert re.search(rf"^COPY models/{re.escape(model)}/ ", text, re.M)
 
 
 def test_layer_order_base_env_framework_model_harness():
@@ -44,7 +46,25 @@ def test_no_buildkit_only_syntax_and_generated_header():
 def test_wheels_stay_out_of_the_final_image():
     text = render.render_all(load_spec())[0].text
     final_stages = text.split("FROM base AS framework", 1)[1]
-    assert "wheels" not in final_stages.replace("COPY --from=venv /opt/venv /opt/venv", "")
+    # The model stages (and the framework stage) copy the finished environments, never the wheels;
+    # only the throw-away <model>-deps stages install from them.
+    model_stages = [s for s in final_stages.split("\nFROM ") if not s.startswith("base AS ")]
+    assert len(model_stages) > 1
+    for stage in model_stages:
+        assert "wheels" not in stage.replace("COPY --from=venv /opt/venv /opt/venv", "")
+
+
+def test_model_requirements_get_their_own_layer():
+    spec = load_spec()
+    text = {r.name: r.text for r in render.render_all(spec)}["onnxruntime-cpu.Dockerfile"]
+    assert text.count("FROM base AS model-3d-unet-99-deps") == 1  # 3d-unet-99.9 has the same pins: shared
+    assert text.count("COPY --from=model-3d-unet-99-deps /opt/model-deps /opt/model-deps") == 2
+    assert "COPY model-wheels/ /tmp/wheels/" in text
+    assert "--requirement /tmp/wheels/requirements-retinanet.txt" in text
+    resnet50 = text.split("FROM framework AS resnet50", 1)[1].split("\nFROM ", 1)[0]
+    assert "model-deps" not in resnet50 and "ENV PYTHONPATH=/opt/mlperf/harness \\" in resnet50
+    assert "tf-cpu.Dockerfile" in {r.name for r in render.render_all(spec)}
+    assert "deps" not in {r.name: r.text for r in render.render_all(spec)}["tf-cpu.Dockerfile"]
 
 
 def test_check_reports_stale_and_unknown_files(tmp_path):

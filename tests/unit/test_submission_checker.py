@@ -1,17 +1,14 @@
 """`submission check`: fetching the pinned checker (from a stand-in archive served on loopback),
 its tools image's build context, and its log turned into per-result verdicts."""
 
-import hashlib
-import http.server
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checker_standin import COMMIT, archive_bytes  # noqa: E402
+from checker_standin import COMMIT, archive_bytes, serve  # noqa: E402
 
 from launcher.errors import FetchError, UsageError  # noqa: E402
 from launcher.airgap.download import Downloader  # noqa: E402
@@ -24,27 +21,8 @@ def served(tmp_path, monkeypatch):
     """The stand-in archive on an HTTP server bound to 127.0.0.1 (stopped after the test)."""
     for name in ("no_proxy", "NO_PROXY"):  # loopback never goes through a proxy
         monkeypatch.setenv(name, "127.0.0.1,localhost")
-    payload = archive_bytes()
-    hits = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/inference/archive/{COMMIT}.tar.gz"
-    yield url, hashlib.sha256(payload).hexdigest(), hits
-    server.shutdown()
-    server.server_close()
+    with serve(archive_bytes(), f"/inference/archive/{COMMIT}.tar.gz") as served_at:
+        yield served_at
 
 
 def _fetch(source, tmp_path, messages=None):

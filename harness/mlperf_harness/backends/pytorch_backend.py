@@ -108,6 +108,8 @@ class PyTorchBackend(Backend):
         return torch.get_num_threads()
 
     def _named(self, result) -> Dict[str, object]:
+        if isinstance(result, (tuple, list)) and len(result) == 1 and isinstance(result[0], dict):
+            result = result[0]  # torchvision detection models: one dict per image (batch 1)
         if isinstance(result, dict):
             named = {}
             for key, value in result.items():

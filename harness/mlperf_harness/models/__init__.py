@@ -50,7 +50,12 @@ def _spec_models(path: str) -> Dict[str, dict]:
     return models
 
 
+# LoadGen keys that are not valid Python package names -> their model folder.
+_PACKAGES = {"3d-unet": "unet3d"}
+
+
 def family_module(family: str) -> str:
+    family = _PACKAGES.get(family, family)
     return f"mlperf_harness.models.{family.replace('-', '_').replace('.', '_')}"
 
 
@@ -79,6 +84,15 @@ class ModelInfo:
     postprocess = property(lambda self: self.code.postprocess)
     input_data_types = property(lambda self: self.code.input_data_types)
     response_dtype = property(lambda self: self.code.response_dtype)
+    responses = property(lambda self: self.code.responses)
+    max_batch = property(lambda self: self.code.max_batch)
+    scenarios = property(lambda self: self.code.scenarios)
+
+    def infer(self):
+        """(backend, batch) -> outputs: the model's own inference routine, else backend.run."""
+        if self.code.infer:
+            return self.code.load("infer")
+        return lambda backend, batch: backend.run(batch)
 
     @property
     def input_name(self) -> Optional[str]:

@@ -1,9 +1,13 @@
-"""What a model folder declares (its ``CODE``), and --dataset_args checking."""
+"""What a model folder declares (its ``CODE``), --dataset_args checking, and the command line
+every accuracy script shares."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from mlperf_harness.contract import SettingsError, parse_key_values
@@ -22,6 +26,16 @@ class ModelCode:
     outputs: Tuple[str, ...] = ()
     output_names: Tuple[str, ...] = ()
     postprocess: Optional[Callable[[Sequence], object]] = None  # outputs -> response array
+    # Models whose responses differ in size per sample (detections): the outputs of one batch and
+    # the samples' QSL indices -> one response array per sample; used instead of postprocess.
+    responses: Optional[Callable[[Sequence, Sequence[int]], Sequence]] = None
+    # "module:function" (backend, batch) -> outputs, run instead of backend.run for models whose
+    # inference is more than one model call (3d-unet's sliding window over a whole volume).
+    infer: Optional[str] = None
+    # The model's batching rule: largest batch it takes (None: --max_batchsize decides), and the
+    # scenarios the reference runs it in (empty: all four).
+    max_batch: Optional[int] = None
+    scenarios: Tuple[str, ...] = ()
     input_data_types: str = "fp32"  # measurements.json
     # numpy dtype of one response element (TEST01 compares responses element-wise, as the
     # official verify_accuracy.py --dtype does)
@@ -69,3 +83,35 @@ def parse_dataset_args(dataset: str, known: Dict[str, tuple],
         else:
             result[key] = value
     return result
+
+
+def accuracy_parser(model: str, description: str, dataset_help: str,
+                    count_help: str) -> argparse.ArgumentParser:
+    """The options every ``models/<model>/accuracy.py`` takes: --log, --dataset-path, --count, --output."""
+    parser = argparse.ArgumentParser(prog=f"python -m mlperf_harness.models.{model}.accuracy",
+                                     description=description)
+    parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
+    parser.add_argument("--dataset-path", required=True, help=dataset_help)
+    parser.add_argument("--count", type=int, help=count_help)
+    parser.add_argument("--output", help="where to write accuracy.txt (default: next to --log)")
+    return parser
+
+
+def accuracy_main(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
+                  score: Callable[[argparse.Namespace], object],
+                  after: Optional[Callable[[argparse.Namespace, object], None]] = None) -> int:
+    """Parse ``argv``, score the log (``score(args)`` -> a result with ``accuracy_txt()`` and
+    ``line()``), write accuracy.txt (--output, or next to --log), run ``after`` and print the
+    result line; an unreadable input is one ``error:`` line and exit status 1."""
+    args = parser.parse_args(argv)
+    try:
+        result = score(args)
+        output = Path(args.output) if args.output else Path(args.log).with_name("accuracy.txt")
+        output.write_text(result.accuracy_txt(), encoding="utf-8")
+        if after is not None:
+            after(args, result)
+    except (HarnessError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.line())
+    return 0

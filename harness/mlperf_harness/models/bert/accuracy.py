@@ -23,7 +23,6 @@ accuracy.txt holds what the reference prints, e.g.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import re
@@ -38,6 +37,7 @@ import numpy as np
 from mlperf_harness.models.resnet50.accuracy import load_log
 from mlperf_harness.models.bert.wordpiece import WordPieceTokenizer
 from mlperf_harness.errors import HarnessError
+from mlperf_harness.models.common import accuracy_main, accuracy_parser
 
 N_BEST = 20
 MAX_ANSWER_LENGTH = 30
@@ -221,29 +221,19 @@ def score(log_path, dataset, expect_total: Optional[int] = None) -> SquadResult:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from mlperf_harness.models.bert.dataset import SquadDataset
 
-    parser = argparse.ArgumentParser(
-        prog="python -m mlperf_harness.models.bert.accuracy",
-        description="SQuAD v1.1 F1 / exact match from mlperf_log_accuracy.json")
-    parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
-    parser.add_argument("--dataset-path", required=True, help="folder with dev-v1.1.json")
+    parser = accuracy_parser("bert", "SQuAD v1.1 F1 / exact match from mlperf_log_accuracy.json",
+                             "folder with dev-v1.1.json", "samples (features) the run used")
     parser.add_argument("--vocab-file", help="vocab.txt (default: in the dataset folder)")
-    parser.add_argument("--count", type=int, help="samples (features) the run used")
-    parser.add_argument("--output", help="accuracy.txt to write (default: next to --log)")
     parser.add_argument("--predictions", help="also write the predictions JSON here")
-    args = parser.parse_args(argv)
-    try:
-        dataset = SquadDataset.open(args.dataset_path, args.count, vocab_file=args.vocab_file)
-        result = score(args.log, dataset, expect_total=args.count)
-        output = Path(args.output) if args.output else Path(args.log).with_name("accuracy.txt")
-        output.write_text(result.accuracy_txt(), encoding="utf-8")
+
+    def write_predictions(args, result) -> None:
         if args.predictions:
             Path(args.predictions).write_text(json.dumps(result.predictions, indent=4) + "\n",
                                               encoding="utf-8")
-    except (HarnessError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(result.line())
-    return 0
+
+    return accuracy_main(parser, argv, lambda args: score(
+        args.log, SquadDataset.open(args.dataset_path, args.count, vocab_file=args.vocab_file),
+        expect_total=args.count), after=write_predictions)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from mlperf_harness.standin_cli import main as standin_main, prepare
+from mlperf_harness.standin_cli import main as standin_main, onnx_model, prepare, write_expected
 
 VERSION = 1
 SEQ = 384
@@ -149,13 +149,8 @@ def build_onnx(p) -> onnx.ModelProto:
         inputs=[helper.make_tensor_value_info(n, TensorProto.INT64, [batch, SEQ]) for n in INPUTS],
         outputs=[helper.make_tensor_value_info(n, TensorProto.FLOAT, [batch, SEQ]) for n in OUTPUTS],
         initializer=init)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)],
-                              producer_name="mlperf-docker bert stand-in",
-                              producer_version=str(VERSION))
-    model.ir_version = 6
-    model.doc_string = "Synthetic stand-in with bert-large (SQuAD) inputs and outputs; not a real model."
-    onnx.checker.check_model(model)
-    return model
+    return onnx_model(graph, 11, 6, "bert", VERSION,
+                      "Synthetic stand-in with bert-large (SQuAD) inputs and outputs; not a real model.")
 
 
 _TORCH_SOURCE = """
@@ -371,8 +366,7 @@ def generate(out_dir: Path, n_questions: int = 60, exact_fraction: float = 0.75,
     expected = {"exact_match": 100.0 * em_total / n_questions, "f1": 100.0 * f1_total / n_questions,
                 "questions": n_questions, "paragraphs": len(paragraphs), "generator": "bert",
                 "version": VERSION, "backend": backend}
-    (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
-    return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
+    return write_expected(out_dir, model_path, data_dir, expected)
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,6 @@ checker matches with ``accuracy=([\\d\\.]+)``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -96,34 +95,19 @@ def score(log_path, dataset, expect_total: Optional[int] = None) -> AccuracyResu
     return evaluate(log_path, dataset.labels, expect_total=expect_total)
 
 
-def write_accuracy(result: AccuracyResult, path) -> None:
-    Path(path).write_text(result.accuracy_txt(), encoding="utf-8")
+def _note_duplicates(args, result: AccuracyResult) -> None:
+    if result.duplicates:
+        print(f"note: ignored {result.duplicates} duplicate result(s)", file=sys.stderr)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mlperf_harness.models.resnet50.accuracy",
-        description="ImageNet top-1 accuracy from mlperf_log_accuracy.json")
-    parser.add_argument("--log", required=True, help="mlperf_log_accuracy.json")
-    parser.add_argument("--dataset-path", required=True, help="folder with val_map.txt")
-    parser.add_argument("--count", type=int, help="samples the run used (default: all)")
-    parser.add_argument("--output", help="where to write accuracy.txt (default: next to --log)")
-    args = parser.parse_args(argv)
-    try:
-        labels = read_labels(args.dataset_path, args.count)
-        result = evaluate(args.log, labels, expect_total=args.count)
-        output = Path(args.output) if args.output else Path(args.log).with_name("accuracy.txt")
-        write_accuracy(result, output)
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if result.duplicates:
-        print(f"note: ignored {result.duplicates} duplicate result(s)", file=sys.stderr)
-    print(result.line())
-    return 0
+    from mlperf_harness.models.common import accuracy_main, accuracy_parser
+
+    parser = accuracy_parser("resnet50", "ImageNet top-1 accuracy from mlperf_log_accuracy.json",
+                             "folder with val_map.txt", "samples the run used (default: all)")
+    return accuracy_main(parser, argv, lambda args: evaluate(
+        args.log, read_labels(args.dataset_path, args.count), expect_total=args.count),
+        after=_note_duplicates)
 
 
 if __name__ == "__main__":

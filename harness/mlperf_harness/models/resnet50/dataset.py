@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -178,15 +178,9 @@ class ImagenetDataset:
             raise DatasetError(
                 f"{len(missing)} image(s) listed in {root / VAL_MAP} are missing, "
                 f"first: {missing[0]}")
-        cache = None
-        if cache_dir is not None:
-            cache = Path(cache_dir) / layout
-            try:
-                cache.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatasetError(f"cache_dir {cache_dir}: cannot create it ({exc.strerror})") from None
-            if not os.access(cache, os.W_OK):
-                raise DatasetError(f"cache_dir {cache_dir}: not writable")
+        cache = open_cache(cache_dir, layout, DatasetError)
+        if cache is not None and not os.access(cache, os.W_OK):
+            raise DatasetError(f"cache_dir {cache_dir}: not writable")
         return cls(root=root, files=files, labels=[label for _, label in entries],
                    layout=layout, cache_dir=cache)
 
@@ -195,24 +189,48 @@ class ImagenetDataset:
 
     def load(self, index: int) -> np.ndarray:
         """Preprocessed sample ``index`` (float32, CHW or HWC)."""
-        path = self.files[index]
-        cached = None
-        if self.cache_dir is not None:
-            cached = self.cache_dir / (path.relative_to(self.root).as_posix() + ".npy")
-            try:
-                array = np.load(cached, allow_pickle=False)
-                if array.shape == self.sample_shape and array.dtype == np.float32:
-                    return array
-            except (OSError, ValueError):
-                pass
+        return cached_sample(self.files[index], self.root, self.cache_dir, self.sample_shape,
+                             self._decode, DatasetError)
+
+    def _decode(self, path: Path) -> np.ndarray:
+        chw = preprocess(path)
+        return chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
+
+
+def open_cache(cache_dir, sub: str, error) -> Optional[Path]:
+    """The preprocessed-sample cache folder cache_dir/sub, created (None without a cache_dir);
+    ``error``: the dataset's error class, raised when it cannot be created."""
+    if cache_dir is None:
+        return None
+    cache = Path(cache_dir) / sub
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise error(f"cache_dir {cache_dir}: cannot create it ({exc.strerror})") from None
+    return cache
+
+
+def cached_sample(path: Path, base: Path, cache_dir: Optional[Path], shape: Tuple[int, ...],
+                  decode: Callable[[Path], np.ndarray], error) -> np.ndarray:
+    """Image ``path`` preprocessed by ``decode``, through the cache: cache_dir/<path relative to
+    base>.npy when it holds a float32 array of ``shape``, else decoded and saved there (no
+    cache_dir: just decoded). An undecodable image raises ``error`` (the dataset's class)."""
+    cached = None
+    if cache_dir is not None:
+        cached = cache_dir / (path.relative_to(base).as_posix() + ".npy")
         try:
-            chw = preprocess(path)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"cannot decode {path}: {exc}") from None
-        array = chw if self.layout == "NCHW" else np.ascontiguousarray(chw.transpose(1, 2, 0))
-        if cached is not None:
-            _save_atomically(cached, array)
-        return array
+            array = np.load(cached, allow_pickle=False)
+            if array.shape == shape and array.dtype == np.float32:
+                return array
+        except (OSError, ValueError):
+            pass
+    try:
+        array = decode(path)
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot decode {path}: {exc}") from None
+    if cached is not None:
+        _save_atomically(cached, array)
+    return array
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:

@@ -49,7 +49,6 @@ is the same for every backend).
 from __future__ import annotations
 
 import io
-import json
 import linecache
 import math
 import sys
@@ -64,7 +63,7 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from mlperf_harness.models.resnet50.dataset import preprocess
-from mlperf_harness.standin_cli import main as standin_main, prepare
+from mlperf_harness.standin_cli import main as standin_main, onnx_model, prepare, write_expected
 
 VERSION = 1
 CLASSES = 1001  # 0 = background, 1..1000 = ImageNet labels 0..999
@@ -116,13 +115,8 @@ def build_model(w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
                  helper.make_tensor_value_info(OUT_SOFTMAX, TensorProto.FLOAT, [batch, CLASSES])],
         initializer=[numpy_helper.from_array(w, "dense/kernel"),
                      numpy_helper.from_array(b, "dense/bias")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)],
-                              producer_name="mlperf-docker resnet50 stand-in",
-                              producer_version=str(VERSION))
-    model.ir_version = 6  # opset 11's IR version: loads in old and new runtimes alike
-    model.doc_string = "Synthetic stand-in with resnet50_v1.onnx's inputs and outputs; not a real model."
-    onnx.checker.check_model(model)
-    return model
+    return onnx_model(graph, 11, 6, "resnet50", VERSION,  # opset 11's IR version: loads in old and new runtimes alike
+                      "Synthetic stand-in with resnet50_v1.onnx's inputs and outputs; not a real model.")
 
 
 # TorchScript keeps the module's source and its file name in the archive; compiling it from this
@@ -330,8 +324,7 @@ def generate(out_dir: Path, n_samples: int = 300, top1_fraction: float = 0.75, s
 
     expected = {"top1": round(100.0 * good / n_samples, 3), "good": good, "total": n_samples,
                 "generator": "resnet50", "version": VERSION, "backend": backend}
-    (out_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
-    return {"model_path": str(model_path), "dataset_path": str(data_dir), **expected}
+    return write_expected(out_dir, model_path, data_dir, expected)
 
 
 def main(argv=None) -> int:

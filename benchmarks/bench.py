@@ -1,0 +1,205 @@
+"""Measurements for benchmarks/run.py: one backend x model stand-in, in one process.
+
+A :class:`Case` loads the stand-in's samples into the harness's own QSL once;
+every measurement then uses the same samples, the same gather and the same
+backend object:
+
+- raw Offline: gather each batch from the QSL (as the SUT does), run it,
+  postprocess it, back to back, no LoadGen;
+- harness Offline: LoadGen's Offline test on the harness's SUT (worker pool,
+  one QuerySamplesComplete per batch), LoadGen's "Samples per second";
+- raw SingleStream: p90 of one-sample backend calls;
+- harness SingleStream: LoadGen's SingleStream p90 on the SUT;
+- Server peak: mlperf_harness.find_peak.search over LoadGen Server runs on the
+  SUT at the model's MLPerf latency bound, for the ratio target / harness
+  Offline throughput (an Offline run right before each Server step).
+
+LoadGen runs in this process with settings made in code (no mlperf.conf),
+so A and B can be interleaved: every ratio pairs runs made moments apart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+
+from mlperf_harness import backends, models, results
+from mlperf_harness.find_peak import search
+from mlperf_harness.qsl import SampleLibrary
+from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
+
+# benchmark name -> (harness model, stand-in generator module, backends with a stand-in)
+MODELS = {
+    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite")),
+    "bert": ("bert-99", "bert", ("onnxruntime", "pytorch")),
+}
+# MLPerf's Server latency bounds (mlperf.conf), ms
+LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0}
+FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
+              "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow")}
+# Where the generators live (first found wins).
+GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
+
+
+def available(backend: str) -> bool:
+    for name in FRAMEWORKS[backend]:
+        if importlib.util.find_spec(name) is not None:
+            return True
+    return False
+
+
+def generator(name: str):
+    for pattern in GENERATOR_PACKAGES:
+        try:
+            return importlib.import_module(pattern.format(name))
+        except ImportError:
+            continue
+    raise RuntimeError(f"no stand-in generator for {name}")
+
+
+class Case:
+    """One backend x model stand-in, loaded and warmed up."""
+
+    def __init__(self, model: str, backend: str, work: Path, batch: int,
+                 threads: Optional[int] = None, samples: int = 64) -> None:
+        harness_model, gen_name, _ = MODELS[model]
+        gen = generator(gen_name)
+        size = {"n_samples": samples} if gen_name == "resnet50" else {"n_questions": samples}
+        info = gen.generate(work / f"{model}-{backend}", backend=backend, **size)
+        self.name, self.backend_name, self.batch = model, backend, batch
+        self.info = models.get_model(harness_model)
+        self.backend = backends.create_backend(
+            backend, info["model_path"], device="cpu", threads=threads,
+            input_names=self.info.input_names, outputs=self.info.outputs,
+            output_names=self.info.output_names)
+        dataset = self.info.open_dataset(info["dataset_path"],
+                                         layout=getattr(self.backend, "image_format", "NCHW"))
+        self.count = len(dataset)
+        self.qsl = SampleLibrary(dataset, self.count)
+        self.qsl.load_samples(list(range(self.count)))
+        self.latency_bound_ms = LATENCY_BOUND_MS[model]
+        self._rng = np.random.default_rng(0)
+        for size in (1, batch):
+            self.backend.run(self.qsl.gather(list(range(size))) if size == 1 else
+                             self.qsl.gather([i % self.count for i in range(size)]))
+
+    def describe(self) -> str:
+        return self.backend.describe()
+
+    # raw ---------------------------------------------------------------------
+    @staticmethod
+    def _on_a_thread(func):
+        """Run ``func`` on a fresh thread, as the SUT's worker (and LoadGen's
+        thread) run the backend: some frameworks (TorchScript) behave
+        differently on the main thread."""
+        out = []
+        thread = threading.Thread(target=lambda: out.append(func()), name="raw")
+        thread.start()
+        thread.join()
+        if not out:
+            raise RuntimeError("the raw measurement failed (see above)")
+        return out[0]
+
+    def raw_offline(self, n_samples: int) -> float:
+        return self._on_a_thread(lambda: self._raw_offline(n_samples))
+
+    def raw_singlestream_p90_ms(self, queries: int) -> float:
+        return self._on_a_thread(lambda: self._raw_singlestream_p90_ms(queries))
+
+    def _raw_offline(self, n_samples: int) -> float:
+        """samples/s: gather + run + postprocess per batch, back to back."""
+        order = self._rng.integers(0, self.count, n_samples).tolist()
+        post, run, gather = self.info.postprocess, self.backend.run, self.qsl.gather
+        start = time.perf_counter()
+        for first in range(0, n_samples, self.batch):
+            np.ascontiguousarray(post(run(gather(order[first:first + self.batch]))))
+        return n_samples / (time.perf_counter() - start)
+
+    def _raw_singlestream_p90_ms(self, queries: int) -> float:
+        order = self._rng.integers(0, self.count, queries).tolist()
+        run, gather = self.backend.run, self.qsl.gather
+        times = []
+        for index in order:
+            t0 = time.perf_counter()
+            run(gather([index]))
+            times.append(time.perf_counter() - t0)
+        return statistics.quantiles(times, n=10)[-1] * 1e3
+
+    # harness under LoadGen ---------------------------------------------------
+    def loadgen(self, scenario: str, queries: int, target_qps: Optional[float] = None,
+                prefetch: bool = False, batch_timeout_ms: Optional[float] = None,
+                min_duration_ms: int = 0) -> Dict[str, str]:
+        """One LoadGen performance test on the harness's SUT; its summary."""
+        import mlperf_loadgen as lg
+
+        settings = lg.TestSettings()
+        settings.scenario = getattr(lg.TestScenario, scenario)
+        settings.mode = lg.TestMode.PerformanceOnly
+        settings.min_duration_ms = min_duration_ms
+        settings.min_query_count = queries
+        settings.max_query_count = 0 if min_duration_ms else queries
+        settings.performance_sample_count_override = self.count
+        bound_ns = int(self.latency_bound_ms * 1e6)
+        if scenario == "Offline":
+            settings.offline_expected_qps = target_qps or 1.0
+        elif scenario == "Server":
+            settings.server_target_qps = target_qps
+            settings.server_target_latency_ns = bound_ns
+        elif scenario == "SingleStream":
+            settings.single_stream_expected_latency_ns = 100_000
+        max_batch = 1 if scenario == "SingleStream" else self.batch
+        sut = SystemUnderTest(scenario, self.backend, self.qsl, self.info.postprocess,
+                              max_batchsize=max_batch, prefetch=prefetch,
+                              batch_timeout_s=server_batch_timeout_s(bound_ns, batch_timeout_ms))
+        with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as out:
+            log = lg.LogSettings()
+            log.log_output.outdir = out
+            log.log_output.copy_summary_to_stdout = False
+            log.enable_trace = False
+            sut_handle = sut.construct()
+            # Samples stay loaded between tests: unloading is a no-op here.
+            qsl_handle = lg.ConstructQSL(self.count, self.count, self.qsl.load_samples,
+                                         lambda indices: None)
+            try:
+                lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log,
+                                            str(Path(out) / "no-audit.config"))
+            finally:
+                sut.destroy()
+                self.last_stats = sut.stats_line()
+                lg.DestroyQSL(qsl_handle)
+            return results.read_summary(Path(out) / results.SUMMARY).raw
+
+    def harness_offline(self, n_samples: int, prefetch: bool = False) -> float:
+        summary = self.loadgen("Offline", n_samples, prefetch=prefetch)
+        return float(summary["Samples per second"])
+
+    def harness_singlestream_p90_ms(self, queries: int) -> float:
+        summary = self.loadgen("SingleStream", queries)
+        return float(summary["90.00 percentile latency (ns)"]) / 1e6
+
+    def server_peak(self, offline_samples: int, prefetch: bool = False,
+                    batch_timeout_ms: Optional[float] = None, duration_ms: int = 1000,
+                    max_steps: int = 8, tolerance: float = 0.03):
+        """find-peak's search over r = Server target / Offline throughput: every step
+        measures the harness Offline first and runs Server at r times it, so each
+        step's ratio is made of runs moments apart. Returns (search over r, readings)."""
+        readings = []
+
+        def valid(ratio: float) -> bool:
+            offline = self.harness_offline(offline_samples, prefetch=prefetch)
+            summary = self.loadgen("Server", 500, target_qps=ratio * offline, prefetch=prefetch,
+                                   batch_timeout_ms=batch_timeout_ms, min_duration_ms=duration_ms)
+            ok = summary.get("Result is") == "VALID"
+            readings.append({"ratio": ratio, "offline": offline, "target_qps": ratio * offline,
+                             "valid": ok, "p99_ms": float(summary.get(
+                                 "99.00 percentile latency (ns)", "nan")) / 1e6})
+            return ok
+
+        return search(valid, 1.0, max_steps=max_steps, tolerance=tolerance), readings

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""The harness's performance figures, for every backend x model stand-in on this host.
+
+    python benchmarks/run.py [--json out.json] [--models resnet50,bert]
+        [--backends onnxruntime,pytorch,tf,tflite] [--batch-size 32] [--threads N]
+        [--rounds 5] [--server-rounds 1] [--prefetch] [--workdir DIR]
+
+For each case (a backend whose framework is installed, a model with a
+stand-in for it), in one process (see bench.py):
+
+- Offline harness/raw: LoadGen Offline on the harness's SUT over the raw
+  backend with the same data movement (same batches, same QSL gather);
+- SingleStream p90 overhead: harness p90 - raw one-sample call p90, in ms;
+- Server peak/Offline: the highest VALID Server target (find-peak's search,
+  at the model's MLPerf latency bound) over the harness's Offline throughput
+  at the same max batch, each step's Offline measured right before it; and
+  the same with batch_timeout_ms 0 (the pool runs whatever is waiting at once).
+
+Every figure is a ratio or a difference of runs made moments apart
+(interleaved), repeated --rounds times: the table gives the median and the
+range. It asserts nothing; the JSON file has every reading. On a small host
+give the framework fewer threads than CPUs (the default here): LoadGen's own
+threads then do not preempt the framework's pool in mid-inference, which on 2
+CPUs costs milliseconds of p90 (bert on pytorch: 12 ms with 2 threads, 0.3 ms
+with 1, in the real harness).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for _path in (str(REPO / "harness"), str(REPO), str(Path(__file__).resolve().parent)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import bench  # noqa: E402  (needs the paths above)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n")[0])
+    p.add_argument("--json", type=Path, help="write every reading to this file")
+    p.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated")
+    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite", help="comma-separated")
+    p.add_argument("--batch-size", type=int, default=32, help="max batch (Offline and Server)")
+    p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                   help="framework intra-op threads, raw and harness alike (default: one less "
+                        "than the CPUs, leaving LoadGen's threads a core; 0: the framework's own)")
+    p.add_argument("--rounds", type=int, default=5, help="Offline and SingleStream pairs")
+    p.add_argument("--server-rounds", type=int, default=1, help="peak searches per timeout; 0: none")
+    p.add_argument("--offline-samples", type=int, default=1024,
+                   help="samples per Offline run, at least (more for a fast case: ~0.5 s)")
+    p.add_argument("--singlestream-queries", type=int, default=1000)
+    p.add_argument("--samples", type=int, default=64, help="stand-in dataset size")
+    p.add_argument("--prefetch", action="store_true", help="the SUT gathers ahead (Server, Offline)")
+    p.add_argument("--workdir", type=Path, help="keep the stand-ins here (default: temporary)")
+    args = p.parse_args(argv)
+    for name in ("batch_size", "rounds", "offline_samples", "singlestream_queries", "samples"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.threads < 0:
+        p.error("--threads must be at least 0")
+    if args.server_rounds < 0:
+        p.error("--server-rounds must be at least 0")
+    for model in args.models.split(","):
+        if model not in bench.MODELS:
+            p.error(f"unknown model {model!r}; choose from {', '.join(bench.MODELS)}")
+    for backend in args.backends.split(","):
+        if backend not in bench.FRAMEWORKS:
+            p.error(f"unknown backend {backend!r}; choose from {', '.join(bench.FRAMEWORKS)}")
+    return args
+
+
+def summary(values):
+    """median, min, max (rounded) of a list of readings."""
+    if not values:
+        return None
+    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4),
+            "max": round(max(values), 4), "n": len(values)}
+
+
+def pair(raw, harness, raw_first: bool):
+    """(raw(), harness()), run in the given order."""
+    if raw_first:
+        first = raw()
+        return first, harness()
+    second = harness()
+    return raw(), second
+
+
+def measure(case: "bench.Case", args) -> dict:
+    pf, n_ss = args.prefetch, args.singlestream_queries
+    # Enough samples for about half a second of raw Offline: LoadGen's fixed cost per test
+    # (a few ms) must not count on a fast stand-in.
+    n_off = max(args.offline_samples, int(case.raw_offline(args.offline_samples) * 0.5))
+    n_off -= n_off % args.batch_size
+    offline, single = [], []
+    for n in range(args.rounds):  # alternate which goes first: drift cancels out
+        offline.append(pair(lambda: case.raw_offline(n_off),
+                            lambda: case.harness_offline(n_off, prefetch=pf), n % 2 == 0))
+        single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
+                           lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
+    server = {"default": [], "timeout_0": []}
+    for _ in range(args.server_rounds):
+        for label, timeout in (("default", None), ("timeout_0", 0.0)):
+            found, readings = case.server_peak(n_off, prefetch=pf,
+                                               batch_timeout_ms=timeout)
+            server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
+    return {
+        "model": case.name, "backend": case.backend_name, "described": case.describe(),
+        "batch_size": args.batch_size, "cpus": os.cpu_count(), "prefetch": pf,
+        "offline_samples": n_off,
+        "offline_pairs_samples_per_s": offline,
+        "singlestream_pairs_p90_ms": single,
+        "server_searches": server,
+        "offline_harness_over_raw": summary([h / r for r, h in offline]),
+        "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
+        **{f"server_peak_over_offline{'' if k == 'default' else '_' + k}": summary(
+            [s["peak_over_offline"] for s in v]) for k, v in server.items()},
+    }
+
+
+def _cell(figure, digits=3) -> str:
+    if figure is None:
+        return "-"
+    return (f"{figure['median']:.{digits}f} [{figure['min']:.{digits}f}, "
+            f"{figure['max']:.{digits}f}]")
+
+
+def table(rows) -> str:
+    head = ("model", "backend", "Offline harness/raw", "SS p90 overhead ms",
+            "Server peak/Offline", "same, timeout 0")
+    lines = [head] + [(r["model"], r["backend"], _cell(r["offline_harness_over_raw"]),
+                       _cell(r["singlestream_p90_overhead_ms"], 4),
+                       _cell(r["server_peak_over_offline"]),
+                       _cell(r["server_peak_over_offline_timeout_0"])) for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = [" | ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out) + "\n(median [min, max] over the rounds)"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="mlperf-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows, skipped = [], []
+    try:
+        for model in args.models.split(","):
+            for backend in args.backends.split(","):
+                if backend not in bench.MODELS[model][2]:
+                    continue
+                if not bench.available(backend):
+                    skipped.append(f"{model}/{backend}: framework not installed")
+                    continue
+                print(f"measuring {model} on {backend} ...", file=sys.stderr, flush=True)
+                case = bench.Case(model, backend, work, args.batch_size, args.threads or None,
+                                  args.samples)
+                rows.append(measure(case, args))
+                del case
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table(rows))
+    for line in skipped:
+        print(f"skipped {line}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "skipped": skipped}, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
