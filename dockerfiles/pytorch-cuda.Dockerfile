@@ -3,8 +3,8 @@
 # Build with `mlperf-docker build --variation _pytorch,_cuda,_<model>`: it stages the build
 # context (wheels/, model-wheels/, models/, datasets/, harness/) and passes BASE_IMAGE. Layers run from the slowest to
 # change to the fastest: base, Python environment, framework wheels, model and dataset, harness code.
-ARG BASE_IMAGE=nvcr.io/nvidia/cuda:13.0.2-cudnn-runtime-ubuntu22.04
-ARG PYTHON_VERSION=3.10
+ARG BASE_IMAGE=nvcr.io/nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
+ARG PYTHON_VERSION=3.12
 
 FROM ${BASE_IMAGE} AS base
 ENV LANG=C.UTF-8 \

@@ -3,8 +3,8 @@
 # Build with `mlperf-docker build --variation _pytorch,_rocm,_<model>`: it stages the build
 # context (wheels/, model-wheels/, models/, datasets/, harness/) and passes BASE_IMAGE. Layers run from the slowest to
 # change to the fastest: base, Python environment, framework wheels, model and dataset, harness code.
-ARG BASE_IMAGE=docker.io/rocm/dev-ubuntu-22.04:7.0.2
-ARG PYTHON_VERSION=3.10
+ARG BASE_IMAGE=docker.io/rocm/dev-ubuntu-24.04:7.0.2
+ARG PYTHON_VERSION=3.12
 
 FROM ${BASE_IMAGE} AS base
 ENV LANG=C.UTF-8 \

@@ -43,8 +43,8 @@ class Session:
     def repository(self) -> str:
         return self.settings.repository
 
-    def base(self, device: str) -> BaseChoice:
-        return self.settings.base(device)
+    def base(self, device: str, framework: str | None = None) -> BaseChoice:
+        return self.settings.base(device, framework)
 
     @property
     def console(self) -> Console:

@@ -180,9 +180,10 @@ class Settings:
                    registry_mirror=_mirror_setting(registry_mirror, config),
                    index_url=_index_setting(index_url, config), ca_bundle=_ca_setting(ca_bundle, config))
 
-    def base(self, device: str) -> BaseChoice:
-        """The base image and its Python for a device, after every override."""
-        declared = self.spec.base(device)
+    def base(self, device: str, framework: str | None = None) -> BaseChoice:
+        """The base image and its Python for a device (a framework's own base on that device, where it
+        has one), after every override: an override names a device and applies to all its images."""
+        declared = self.spec.base_for(framework, device) if framework else self.spec.base(device)
         return base_choice(device, BaseChoice(image=declared.image, python=declared.python),
                            dict(self.base_overrides), self.config, mirror=self.registry_mirror)
 

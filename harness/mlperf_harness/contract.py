@@ -31,6 +31,7 @@ SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 MODES = ("accuracy", "performance", "both")
 RUN_STYLES = ("test", "valid")
 DEVICES = ("cpu", "cuda", "rocm")
+PRECISIONS = ("fp32", "float16", "bfloat16", "int8")  # images.yaml's precision names
 BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite")
 BACKEND_ALIASES = {"tensorflow": "tf"}
 QPS_SCENARIOS = ("Offline", "Server")
@@ -116,6 +117,8 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("backend", str, "framework (tensorflow = tf)", default="onnxruntime",
             choices=BACKENDS, computed=True),
     Setting("device", str, "device", default="cpu", choices=DEVICES, computed=True),
+    Setting("precision", str, "numeric precision the backend runs the model in", default="fp32",
+            choices=PRECISIONS, computed=True),
     Setting("model_path", str, "model file", aliases=("--model-path",), required=True,
             computed=True),
     Setting("dataset_path", str, "dataset folder", aliases=("--dataset-path",), required=True,
@@ -242,6 +245,7 @@ class BenchmarkSettings:
     model: Optional[str] = None
     backend: Optional[str] = None
     device: Optional[str] = None
+    precision: Optional[str] = None
     model_path: Optional[str] = None
     dataset_path: Optional[str] = None
     output_dir: Optional[str] = None

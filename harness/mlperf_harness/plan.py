@@ -68,6 +68,7 @@ class RunPlan:
     compliance: List[str] = field(default_factory=list)  # audit tests: TEST01, TEST04
     batch_timeout_ms: Optional[float] = None  # Server batching; None: from the latency bound
     find_peak: bool = False  # Server performance: search the peak target_qps
+    precision: str = "fp32"
 
     @classmethod
     def from_settings(cls, settings: contract.BenchmarkSettings,
@@ -93,7 +94,7 @@ class RunPlan:
             target_qps=settings.target_qps, target_latency_ms=settings.target_latency,
             scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
             dataset_args=dataset_args,
-            compliance=contract.parse_compliance(settings.compliance),
+            compliance=contract.parse_compliance(settings.compliance), precision=get("precision"),
             batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak))
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
@@ -127,6 +128,7 @@ class TestSpec:
     # child's working folder holding it; None for the submission runs.
     audit_config: Optional[str] = None
     work_dir: Optional[str] = None
+    precision: str = "fp32"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -102,7 +102,7 @@ def run_plan(plan: RunPlan) -> int:
                 max_batchsize=plan.max_batchsize, threads=plan.threads,
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
-                test_dir=str(folder), dataset_args=dict(plan.dataset_args),
+                test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
                 extra={"batch_timeout_ms": plan.batch_timeout_ms})
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])
@@ -132,7 +132,8 @@ def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: 
         scenario=scenario, mode="performance", total_count=total, perf_count=perf_count,
         max_batchsize=plan.max_batchsize, threads=plan.threads,
         user_conf=str(base / results.USER_CONF), test_dir=str(run_dir),
-        dataset_args=dict(plan.dataset_args), audit_config=str(audit), work_dir=str(folder))
+        dataset_args=dict(plan.dataset_args), audit_config=str(audit), work_dir=str(folder),
+        precision=plan.precision)
     _run_child(spec, label=f"{scenario} {test}")
     results.remove_empty_trace(run_dir)
     missing = results.missing_files(run_dir, results.REQUIRED["performance"])

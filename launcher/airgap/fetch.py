@@ -59,7 +59,7 @@ def make_plan(session: Session, variations: list[Variation], models: bool = True
         backend = session.spec.backend(variation.model, variation.framework)
         if models and backend.artifact is not None:  # None: no verifiable real file is published
             plan.artifacts.setdefault(backend.artifact.url, backend.artifact)
-        key = (variation.framework, variation.device, session.base(variation.device).python)
+        key = (variation.framework, variation.device, session.base(variation.device, variation.framework).python)
         if key not in plan.wheelhouses:
             plan.wheelhouses.append(key)
     return plan

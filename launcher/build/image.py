@@ -42,7 +42,7 @@ def image_tag(session: Session, key: ImageKey) -> str:
 
 def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
     """The build arguments of an image: one function for `build` and for `matrix --format bake`."""
-    base = settings.base(key.device)
+    base = settings.base(key.device, key.framework)
     return {
         "BASE_IMAGE": base.image,
         "PYTHON_VERSION": base.python,
@@ -63,7 +63,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, no_cac
     model = spec.models[key.model]
     backend = spec.backend(key.model, key.framework)
     assert model.dataset is not None
-    base = session.base(key.device)
+    base = session.base(key.device, key.framework)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.settings.config.find_links,
                                offline=offline, log=session.say, python=base.python,
                                index_url=session.settings.index_url, ca_bundle=session.settings.ca_bundle)
@@ -92,7 +92,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, no_cac
         tag=image_tag(session, key),
         build_args=build_args(session.settings, key),
         # Bases with set-up steps may need the network (apt) unless offline; every other step never does.
-        network="none" if not spec.base(key.device).setup or offline else None,
+        network="none" if not spec.base_for(key.framework, key.device).setup or offline else None,
         no_cache=no_cache,
     )
 

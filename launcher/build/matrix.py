@@ -42,7 +42,7 @@ def image_keys(settings: Settings) -> list[ImageKey]:
 def entries(settings: Settings) -> list[Entry]:
     out = []
     for key in image_keys(settings):
-        base = settings.base(key.device)
+        base = settings.base(key.device, key.framework)
         out.append(Entry(
             name=key.ci_name, framework=key.framework, device=key.device, model=key.model, precision=key.precision,
             variation=key.variation, tag=key.tag(settings.repository), dockerfile=f"dockerfiles/{key.dockerfile}",

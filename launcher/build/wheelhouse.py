@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from launcher.build.artifacts import sha256_file
+from launcher.airgap.resolve import platform_tags
 from launcher.build.child import pip_environment, run_child
 from launcher.console import say
 from launcher.errors import BuildError, UsageError
@@ -24,16 +25,14 @@ MODEL_WHEELS = "model-wheels"  # the models' own wheels and requirements-<model>
 
 
 def pip_platforms(base: Base) -> list[str]:
-    """Every manylinux tag a base with this glibc accepts (pip matches --platform exactly)."""
-    arch = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[base.platform]
-    minor = int(base.glibc.split(".")[1])
-    tags = [f"manylinux_2_{n}_{arch}" for n in range(minor, 16, -1)]
-    return tags + [f"manylinux2014_{arch}", f"linux_{arch}"]
+    """Every platform tag a base with this glibc accepts (pip matches --platform exactly): the same
+    list `mlperf-docker lock` resolves with."""
+    return platform_tags(base.platform, base.glibc)
 
 
 def requirements(spec: Spec, framework: str, device: str) -> list[str]:
     """What the image's shared virtual environment installs: the harness's and the framework's pins."""
-    return list(spec.harness.requirements) + list(spec.install(framework, device).requirements)
+    return spec.requirements(framework, device)
 
 
 def model_requirements(spec: Spec, framework: str, device: str) -> dict[str, list[str]]:
@@ -65,7 +64,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     the install's index) and `ca_bundle` (pip --cert) only say where and how to download the pinned
     wheels, so they are not part of the fingerprint: a wheelhouse fetched through a lab's index is
     the one an offline build finds."""
-    base = spec.base(device)
+    base = spec.base_for(framework, device)
     python = python or base.python
     install = spec.install(framework, device)
     reqs = requirements(spec, framework, device)

@@ -10,7 +10,7 @@ import typer
 
 from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, MirrorOption, OfflineOption,
                                  SpecOption, VARIATION_HELP, err, handled, open_session, out)
-from launcher.cli.listing import refused_table, supported_table
+from launcher.cli.listing import install_fields, refused_table, supported_table
 from launcher.errors import UsageError
 from launcher.spec.variation import PARAMETRIC, Grammar, ImageKey, parse_variation
 
@@ -38,7 +38,8 @@ def list_cmd(
         payload = [
             {"framework": c.framework, "device": c.device, "model": c.model, "precision": c.precision,
              "supported": c.supported, "reason": c.reason,
-             "image": ImageKey.of(c, standin=False).tag(spec.project.repository) if c.supported else None}
+             "image": ImageKey.of(c, standin=False).tag(spec.project.repository) if c.supported else None,
+             **install_fields(spec, c.framework, c.device)}
             for c in rows
         ]
         out.print(json.dumps(payload, indent=1), markup=False)

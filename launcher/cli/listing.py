@@ -6,6 +6,19 @@ from rich.table import Table
 
 from launcher.spec.model import Combination, Spec
 
+INSTALL_FIELDS = ("base", "python", "platform", "glibc", "requirements", "index_urls")
+
+
+def install_fields(spec: Spec, framework: str, device: str) -> dict:
+    """What anyone needs to re-check an image's resolution: its base (as images.yaml declares it, before
+    any local override), that base's Python, platform and glibc, the pinned requirements and the package
+    indexes. None for each where the framework has no install on the device (or the device no base)."""
+    if spec.devices[device].base is None or device not in spec.frameworks[framework].installs:
+        return dict.fromkeys(INSTALL_FIELDS)
+    base = spec.base_for(framework, device)
+    return {"base": base.image, "python": base.python, "platform": base.platform, "glibc": base.glibc,
+            "requirements": spec.requirements(framework, device), "index_urls": spec.index_urls(framework, device)}
+
 
 def supported_table(rows: list[Combination]) -> Table:
     """One row per framework x device: its models and their precisions."""

@@ -145,6 +145,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         mounts.append(Mount(str(folder.resolve()), USER_DATASET_MOUNT, read_only=True))
     benchmark = replace(
         options.benchmark, model=variation.model, backend=variation.framework, device=variation.device,
+        precision=variation.precision,
         model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
         output_dir=RESULTS_MOUNT, system=system_name(spec, variation, options.hw_name))
     gpu = passthrough(variation.device, options.gpus, dev_root=dev_root)

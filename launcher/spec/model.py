@@ -22,6 +22,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _name(pin: str) -> str:
+    """A pin's distribution name, normalised (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", pin.split("==")[0].split("[")[0]).lower()
+
+
 def _pinned(reqs: list[str]) -> list[str]:
     for req in reqs:
         if not _PIN.match(req):
@@ -36,6 +41,11 @@ class Base(_Strict):
     glibc: str = Field(default="2.28", pattern=r"^2\.\d+$")
     # Shell commands run as root in the base stage (e.g. installing python on a CUDA base).
     setup: list[str] = []
+    # Pins replacing the harness's pins of the same names on this base (its Python lacks their wheels,
+    # or its framework needs other versions).
+    harness_pins: list[str] = []
+
+    _check = field_validator("harness_pins")(lambda cls, v: _pinned(v))
 
 
 class Device(_Strict):
@@ -55,6 +65,8 @@ class Install(_Strict):
     version: Optional[str] = None
     index_url: Optional[str] = None
     extra_index_urls: list[str] = []
+    # This (framework, device)'s own base, where the framework needs another runtime than the device's.
+    base: Optional[Base] = None
 
     _check = field_validator("requirements")(lambda cls, v: _pinned(v))
 
@@ -216,6 +228,23 @@ class Spec(_Strict):
 
     def install(self, framework: str, device: str) -> Install:
         return self.frameworks[framework].installs[device]
+
+    def base_for(self, framework: str, device: str) -> Base:
+        """The base of one (framework, device) image: the install's own, else the device's."""
+        install = self.frameworks[framework].installs.get(device)
+        return (install and install.base) or self.base(device)
+
+    def requirements(self, framework: str, device: str) -> list[str]:
+        """Everything the image pins: the harness's pins (with its base's `harness_pins` in place of the
+        same-named ones), then the framework's."""
+        override = {_name(p): p for p in self.base_for(framework, device).harness_pins}
+        harness = [override.pop(_name(p), p) for p in self.harness.requirements]
+        return harness + list(override.values()) + list(self.install(framework, device).requirements)
+
+    def index_urls(self, framework: str, device: str) -> list[str]:
+        """The package indexes the image's install reads (PyPI unless replaced), in pip's order."""
+        install = self.install(framework, device)
+        return [install.index_url or "https://pypi.org/simple"] + list(install.extra_index_urls)
 
     def framework_version(self, framework: str, device: str) -> str:
         install = self.frameworks[framework].installs.get(device)

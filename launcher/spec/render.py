@@ -43,7 +43,7 @@ def render_all(spec: Spec) -> list[Rendered]:
             framework=framework,
             framework_version=spec.framework_version(framework, device),
             device=device,
-            base=spec.base(device),
+            base=spec.base_for(framework, device),
             models=models,
             datasets={m: spec.models[m].dataset for m in models},
             model_deps=spec.deps_owners(models),

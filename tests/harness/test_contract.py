@@ -15,7 +15,7 @@ REQUIRED = dict(model_path="/m.onnx", dataset_path="/d", output_dir="/o")
 
 # A value for every setting that is valid on its own (scenario flags need their scenario).
 SAMPLE = {
-    "model": "bert-99", "backend": "pytorch", "device": "cuda", "model_path": "/m/model.pt",
+    "model": "bert-99", "backend": "pytorch", "device": "cuda", "precision": "bfloat16", "model_path": "/m/model.pt",
     "dataset_path": "/data", "output_dir": "/results", "system": "box",
     "scenario": "Offline,Server,SingleStream,MultiStream", "mode": "both", "count": 20,
     "test_query_count": 37, "max_batchsize": 4, "threads": 2, "target_qps": 12.5,

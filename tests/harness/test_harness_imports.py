@@ -17,6 +17,8 @@ FRAMEWORKS = {
     "pytorch_backend.py": {"torch"},
     "tf_backend.py": {"tensorflow"},
     "tflite_backend.py": {"ai_edge_litert", "tflite_runtime", "tensorflow"},
+    # the reference architectures for pytorch state_dicts (imported by pytorch_backend.py only)
+    "weights_pytorch.py": {"torch", "transformers"},
 }
 MODEL_PACKAGES = {
     "models/retinanet/accuracy.py": {"pycocotools"},
@@ -29,7 +31,7 @@ _PROBE = """
 import importlib, pkgutil, sys
 import mlperf_harness
 for mod in pkgutil.walk_packages(mlperf_harness.__path__, "mlperf_harness."):
-    if mod.name.endswith("_backend") and not mod.name.endswith("onnxruntime_backend"):
+    if mod.name.endswith(("_backend", "weights_pytorch")) and not mod.name.endswith("onnxruntime_backend"):
         continue
     if mod.name.rpartition(".")[2].startswith("standin"):
         continue  # host-only generators

@@ -13,7 +13,7 @@ from unit_support import cli
     (["run", "--variation", "_cpu,_cuda"], "error: _cpu and _cuda both choose the device; pick one"),
     (["run", "--variation", "_resnet5"], "error: unknown variation '_resnet5' (did you mean _resnet50?)"),
     (["build", "--variation", "_batch_size.x"], "error: malformed '_batch_size.x'"),
-    (["run", "--variation", "_tf,_rocm"], "error: unsupported combination _rocm,_tf,_resnet50,_fp32: PyPI's tensorflow-rocm"),
+    (["run", "--variation", "_tflite,_rocm"], "error: unsupported combination _rocm,_tflite,_resnet50,_fp32: TFLite runs on the CPU"),
     (["build", "--variation", "_tpu"], "error: unsupported combination _tpu,_onnxruntime,_resnet50,_fp32:"),
     (["run", "--scenario", "Batch", "--dry-run"], "error: --scenario 'Batch'"),
     (["run", "--variation", "_offline", "--scenario", "Server", "--dry-run"], "error: --scenario Server contradicts the variation _offline"),
@@ -47,6 +47,14 @@ def test_list_json_matches_the_spec():
     assert ("onnxruntime", "cpu", "resnet50") in supported
     assert all(r["reason"] for r in rows if not r["supported"])
     assert next(r for r in rows if r["supported"])["image"] == "mlperf-docker/onnxruntime-cpu:resnet50-fp32"
+    # every row carries what re-checking its resolution needs (issue 9)
+    tf_rocm = next(r for r in rows if (r["framework"], r["device"], r["model"]) == ("tf", "rocm", "resnet50"))
+    assert tf_rocm["supported"] and tf_rocm["base"] == "docker.io/rocm/dev-ubuntu-22.04:6.0.2"
+    assert (tf_rocm["python"], tf_rocm["platform"], tf_rocm["glibc"]) == ("3.10", "linux/amd64", "2.35")
+    assert "numpy==1.26.4" in tf_rocm["requirements"] and "tensorflow-rocm==2.14.0.600" in tf_rocm["requirements"]
+    torch_cpu = next(r for r in rows if (r["framework"], r["device"]) == ("pytorch", "cpu"))
+    assert torch_cpu["index_urls"] == ["https://pypi.org/simple", "https://download.pytorch.org/whl/cpu"]
+    assert all(set(r) >= {"base", "python", "platform", "glibc", "requirements", "index_urls"} for r in rows)
 
 
 def test_list_table_and_variations():

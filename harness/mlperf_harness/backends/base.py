@@ -22,6 +22,7 @@ class Backend:
     devices: Tuple[str, ...] = ("cpu", "cuda", "rocm")
     max_batch: Optional[int] = None  # fixed batch dimension of the model, or None
     threads_label = "intra-op threads"
+    precisions: Tuple[str, ...] = ("fp32",)  # what the backend can run a model in
 
     def __init__(
         self,
@@ -31,8 +32,13 @@ class Backend:
         input_names: Sequence[str] = (),
         outputs: Sequence[str] = (),
         output_names: Sequence[str] = (),
+        precision: str = "fp32",
     ) -> None:
         check_model_file(model_path)
+        if precision not in self.precisions:
+            raise HarnessError(f"--precision {precision}: the {self.name} backend runs "
+                               f"{', '.join(self.precisions)} only")
+        self.precision = precision
         if device not in self.devices:
             raise HarnessError(f"--device {device}: the {self.name} backend runs on the "
                                f"{'CPU' if self.devices == ('cpu',) else ', '.join(self.devices)}"
@@ -59,7 +65,8 @@ class Backend:
 
     def describe(self) -> str:
         """Framework, version, what actually executes, threads."""
-        return f"{self.runtime()}, {self.threads_label}: {self.threads_in_use()}"
+        precision = "" if self.precision == "fp32" else f", precision: {self.precision}"
+        return f"{self.runtime()}{precision}, {self.threads_label}: {self.threads_in_use()}"
 
     def run(self, batch) -> List[np.ndarray]:
         """One array, or a tuple of arrays in input order -> outputs in output_names order."""

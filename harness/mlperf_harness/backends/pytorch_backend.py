@@ -1,10 +1,11 @@
 """PyTorch backend (CPU, and CUDA/ROCm where the image's torch has them).
 
-Loads a TorchScript archive (``torch.jit.save``: what the stand-ins are), or
-a whole pickled ``nn.Module`` (``torch.save(model)``, as the reference's
-pytorch-native backend loads). A bare state_dict (e.g. torchvision's
-resnet50-19c8e357.pth, the reference's bert model.pytorch) carries no
-architecture and is refused with a message saying so.
+Loads a state_dict of a reference architecture (torchvision's
+resnet50-19c8e357.pth, the reference's bert model.pytorch, and the stand-ins:
+tiny state_dicts of the same architectures), building the architecture as the
+reference does (backends/state_dicts.py); a TorchScript archive
+(``torch.jit.save``); or a whole pickled ``nn.Module`` (``torch.save(model)``,
+as the reference's pytorch-native backend loads).
 
 The module is called with the inputs in the harness's order (one tensor for
 resnet50; input_ids, input_mask, segment_ids for bert). It may return a dict
@@ -22,6 +23,7 @@ import numpy as np
 
 from mlperf_harness.backends.base import Backend
 from mlperf_harness.backends.common import bare, first_line
+from mlperf_harness.backends.state_dicts import load_state_dict_model
 from mlperf_harness.errors import HarnessError
 
 try:
@@ -39,9 +41,20 @@ def _is_torchscript(path: str) -> bool:
     return any(n.endswith("constants.pkl") or "/code/" in n for n in names)
 
 
+def _load_checkpoint(path: str):
+    """A state_dict loads without running pickled code (weights_only); anything else (a whole pickled
+    module) is loaded as the reference's pytorch-native backend does."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not plain tensors: a pickled module
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
 class PyTorchBackend(Backend):
     name = "pytorch"
     image_format = "NCHW"
+    # bfloat16: weights and floating-point inputs cast (CPU and GPU); outputs handed on as float32.
+    precisions = ("fp32", "bfloat16")
 
     def load(self) -> None:
         model_path, device = self.model_path, self.device
@@ -66,18 +79,26 @@ class PyTorchBackend(Backend):
                     self.kind = "TorchScript"
                     model = torch.jit.load(model_path, map_location=self.torch_device)
                 else:
+                    model = _load_checkpoint(model_path)
                     self.kind = "pickled module"
-                    model = torch.load(model_path, map_location=self.torch_device,
-                                       weights_only=False)
         except Exception as exc:
             raise HarnessError(f"torch cannot load {model_path}: {first_line(exc)}") from None
         if isinstance(model, dict):
-            raise HarnessError(
-                f"{model_path} is a state_dict (weights without an architecture); this backend "
-                "runs a TorchScript archive or a pickled torch.nn.Module")
+            try:
+                model, self.kind = load_state_dict_model(model)
+            except ValueError as exc:
+                raise HarnessError(f"{model_path}: {exc}") from None
+            model = model.to(self.torch_device)
+        elif self.kind == "pickled module" and isinstance(model, torch.nn.Module):
+            model = model.to(self.torch_device)
         if not callable(model):
             raise HarnessError(f"{model_path} holds a {type(model).__name__}, not a model")
         self.model = model.eval() if hasattr(model, "eval") else model
+        self.dtype = torch.bfloat16 if self.precision == "bfloat16" else None
+        if self.dtype is not None:
+            if not hasattr(self.model, "to"):
+                raise HarnessError(f"--precision {self.precision}: {model_path} cannot be cast")
+            self.model = self.model.to(self.dtype)
 
     def runtime(self) -> str:
         where = "cuda" if self.torch_device.type == "cuda" else "cpu"
@@ -101,6 +122,8 @@ class PyTorchBackend(Backend):
 
     def infer(self, inputs) -> List[np.ndarray]:
         tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        if self.dtype is not None:
+            tensors = [t.to(self.dtype) if t.is_floating_point() else t for t in tensors]
         if self.torch_device.type != "cpu":
             tensors = [t.to(self.torch_device, non_blocking=True) for t in tensors]
         with torch.inference_mode():
@@ -111,5 +134,8 @@ class PyTorchBackend(Backend):
             if value is None:
                 raise HarnessError(f"the model returned no output {name!r} "
                                    f"(it returned {', '.join(map(str, named))})")
-            out.append(value.detach().cpu().numpy())
+            value = value.detach()
+            if value.is_floating_point() and value.dtype != torch.float32:
+                value = value.float()
+            out.append(value.cpu().numpy())
         return out
