@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, make_dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from mlperf_harness.loadgen_logs import (  # noqa: F401  (re-exported: one import for callers)
@@ -240,33 +240,9 @@ def _shown(value) -> str:
         else str(value)
 
 
-@dataclass(frozen=True)
-class BenchmarkSettings:
-    model: Optional[str] = None
-    backend: Optional[str] = None
-    device: Optional[str] = None
-    precision: Optional[str] = None
-    model_path: Optional[str] = None
-    dataset_path: Optional[str] = None
-    output_dir: Optional[str] = None
-    system: Optional[str] = None
-    scenario: Optional[str] = None  # comma list
-    mode: Optional[str] = None
-    count: Optional[int] = None
-    test_query_count: Optional[int] = None
-    max_batchsize: Optional[int] = None
-    threads: Optional[int] = None
-    target_qps: Optional[float] = None
-    offline_target_qps: Optional[float] = None
-    server_target_qps: Optional[float] = None
-    target_latency: Optional[float] = None  # ms
-    singlestream_target_latency: Optional[float] = None  # ms
-    multistream_target_latency: Optional[float] = None  # ms
-    run_style: Optional[str] = None
-    dataset_args: Optional[str] = None  # k=v,...
-    compliance: Optional[str] = None  # TEST01,TEST04
-    batch_timeout_ms: Optional[float] = None
-    find_peak: Optional[bool] = None
+class _BenchmarkSettingsBase:
+    """BenchmarkSettings' behaviour; its fields (one per Setting, None = unset) are generated from SETTINGS
+    below, so a setting is defined once."""
 
     def get(self, name: str):
         """The value of setting ``name``, or its default when unset."""
@@ -364,6 +340,12 @@ class BenchmarkSettings:
                                 "(--mode performance or both) to verify against")
 
 
+BenchmarkSettings = make_dataclass(
+    "BenchmarkSettings", [(s.name, Optional[s.type], field(default=None)) for s in SETTINGS],
+    bases=(_BenchmarkSettingsBase,), frozen=True)
+BenchmarkSettings.__module__ = __name__
+
+
 def canonical_backend(name: str) -> str:
     return BACKEND_ALIASES.get(name.lower(), name.lower())
 
@@ -399,5 +381,3 @@ def build_parser(prog: str = "python -m mlperf_harness",
         parser.add_argument(*s.spellings, **kwargs)
     return parser
 
-
-assert [f.name for f in fields(BenchmarkSettings)] == [s.name for s in SETTINGS]

@@ -94,9 +94,8 @@ class RunPlan:
             target_qps=settings.target_qps, target_latency_ms=settings.target_latency,
             scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
             dataset_args=dataset_args,
-            compliance=contract.parse_compliance(settings.compliance),
-            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak),
-            precision=get("precision"))
+            compliance=contract.parse_compliance(settings.compliance), precision=get("precision"),
+            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak))
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""

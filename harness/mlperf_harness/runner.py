@@ -102,8 +102,8 @@ def run_plan(plan: RunPlan) -> int:
                 max_batchsize=plan.max_batchsize, threads=plan.threads,
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
-                test_dir=str(folder), dataset_args=dict(plan.dataset_args),
-                extra={"batch_timeout_ms": plan.batch_timeout_ms}, precision=plan.precision)
+                test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
+                extra={"batch_timeout_ms": plan.batch_timeout_ms})
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])
             else:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from . import resolve as resolver
-from ..build.wheelhouse import model_requirements
 from ..errors import UsageError
 
 
@@ -46,19 +45,24 @@ def image_sets(spec, names: Sequence[str] = ()) -> list[ImageSet]:
             continue
         base = spec.base_for(framework, device)
         install = spec.install(framework, device)
-        # The models' own layers install their pins with --no-deps over the shared environment: they
-        # must resolve together with it, so they are part of the set.
-        model_pins = [p for pins in model_requirements(spec, framework, device).values() for p in pins]
         out.append(ImageSet(name=name, base_image=base.image,
                             target=resolver.Target(base.python, base.platform, base.glibc),
-                            requirements=tuple(spec.requirements(framework, device))
-                            + tuple(dict.fromkeys(model_pins)),
+                            requirements=tuple(_with_model_pins(spec, framework, device)),
                             index_url=install.index_url, extra_index_urls=tuple(install.extra_index_urls)))
     unknown = sorted(set(names) - {s.name for s in out})
     if unknown:
         known = ", ".join(f"{f}-{d}" for f, d in spec.image_groups)
         raise UsageError(f"no supported image {unknown[0]}; the images are {known}")
     return out
+
+
+def _with_model_pins(spec, framework: str, device: str) -> list[str]:
+    """The image family's environment pins plus every model layer's own pins (installed on top of that
+    environment), so that pip checks they fit together."""
+    pins = spec.requirements(framework, device)
+    for model in spec.image_groups.get((framework, device), []):
+        pins += [p for p in spec.models[model].requirements if p not in pins]
+    return pins
 
 
 @dataclass

@@ -13,8 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from launcher.airgap.resolve import platform_tags
 from launcher.build.artifacts import sha256_file
+from launcher.airgap.resolve import platform_tags
 from launcher.build.child import pip_environment, run_child
 from launcher.console import say
 from launcher.errors import BuildError, UsageError
