@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from launcher.cli import airgap, base, images, lock, run, submission
+import launcher.cli.airgap as airgap
+import launcher.cli.base as base
+import launcher.cli.images as images
+import launcher.cli.lock as lock
+import launcher.cli.run as run
+import launcher.cli.submission as submission
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build and run the MLPerf inference reference benchmarks in containers.")
