@@ -237,7 +237,7 @@ def lab_index(work, env, fetched, tls):
     wheels = Path(env["MLPERF_DOCKER_CACHE"]) / "wheels" / "onnxruntime-cpu-cp311"
     (root / "files").mkdir(parents=True)
     projects: dict[str, list[str]] = {}
-    for wheel in sorted(wheels.glob("*.whl")):
+    for wheel in sorted(wheels.rglob("*.whl")):  # the shared environment's and the model layers' (model-wheels/)
         shutil.copy2(wheel, root / "files" / wheel.name)
         project = re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
