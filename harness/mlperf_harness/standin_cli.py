@@ -39,6 +39,20 @@ def onnx_model(graph, opset: int, ir_version: int, name: str, version: int, doc:
     return model
 
 
+def save_state_dict(path, state) -> Path:
+    """A stand-in's weights in the published format: a state_dict saved with torch.save (through a
+    buffer, so the bytes do not depend on the file's name)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    path = Path(path)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
 def write_expected(out_dir, model_path, data_dir, expected: dict) -> dict:
     """Write ``expected`` as out_dir/expected.json; the generator's answer (paths + expected)."""
     (Path(out_dir) / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")

@@ -18,7 +18,6 @@ post-processing (n-best, answers up to 30 tokens) picks the marker span in every
 
 from __future__ import annotations
 
-import io
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from mlperf_harness.models.bert import standin as _dataset
 from mlperf_harness.models.bert import weights_pytorch as _loader
-from mlperf_harness.standin_cli import main as standin_main
+from mlperf_harness.standin_cli import main as standin_main, save_state_dict
 
 VERSION = 1
 MODEL_FILES = {"pytorch": "model.pytorch"}
@@ -83,18 +82,8 @@ def state_dict(seed: int = 0) -> "OrderedDict":
     return OrderedDict((k, torch.from_numpy(np.ascontiguousarray(v))) for k, v in out.items())
 
 
-def model_bytes(seed: int = 0) -> bytes:
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state_dict(seed), buf)
-    return buf.getvalue()
-
-
 def export_model(path, backend: str = "pytorch", seed: int = 0) -> Path:
-    path = Path(path)
-    path.write_bytes(model_bytes(seed))
-    return path
+    return save_state_dict(path, state_dict(seed))
 
 
 def generate(out_dir: Path, n_questions: int = 60, exact_fraction: float = 0.75, seed: int = 0,

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from mlperf_harness.models.resnet50.dataset import MEANS, preprocess
-from mlperf_harness.standin_cli import main as standin_main
+from mlperf_harness.standin_cli import main as standin_main, save_state_dict
 
 VERSION = 1
 MODEL_FILES = {"pytorch": "resnet50-19c8e357.pth"}
@@ -116,18 +116,8 @@ def state_dict(seed: int = 0) -> "OrderedDict":
     return OrderedDict((k, torch.from_numpy(np.ascontiguousarray(v))) for k, v in out.items())
 
 
-def model_bytes(seed: int = 0) -> bytes:
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state_dict(seed), buf)
-    return buf.getvalue()
-
-
 def export_model(path, backend: str = "pytorch", seed: int = 0) -> Path:
-    path = Path(path)
-    path.write_bytes(model_bytes(seed))
-    return path
+    return save_state_dict(path, state_dict(seed))
 
 
 def predict(sample: np.ndarray) -> Optional[int]:
