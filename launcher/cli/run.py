@@ -51,20 +51,28 @@ def _parameters() -> list[inspect.Parameter]:
     return params + _COMMAND_PARAMETERS
 
 
-@handled
-def run(**flags) -> None:
-    """Run the benchmark for a variation; results land in a new folder under --output_dir."""
-    from launcher.run import execute, plan as plan_mod
+def plan_from_flags(flags: dict):
+    """`run`'s parameters (as typer passes them, less dry_run) into its session and checked plan; also what
+    `slurm submit` checks each task with."""
+    from launcher.run import plan as plan_mod
 
     session = open_session(flags.pop("spec_path"), flags.pop("cache"), flags.pop("base"),
                            offline=flags.pop("offline"), index_url=flags.pop("index_url"),
                            ca_bundle=flags.pop("ca_bundle"), registry_mirror=flags.pop("registry_mirror"))
     variation = parse_variation(flags.pop("variation"), session.spec)
-    dry_run = flags.pop("dry_run")
     for option in LAUNCH_OPTIONS:
         if option.type is bool:
             flags[option.name] = (not option.default) if flags[option.name] else option.default
-    plan = plan_mod.make_plan(session, variation, from_flags(variation, flags))
+    return session, plan_mod.make_plan(session, variation, from_flags(variation, flags))
+
+
+@handled
+def run(**flags) -> None:
+    """Run the benchmark for a variation; results land in a new folder under --output_dir."""
+    from launcher.run import execute
+
+    dry_run = flags.pop("dry_run")
+    session, plan = plan_from_flags(flags)
     if dry_run:
         out.print(plan.docker_run_line(), markup=False)
         return

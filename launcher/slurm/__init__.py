@@ -1,0 +1,1 @@
+"""Slurm job arrays of benchmark runs (`mlperf-docker slurm`)."""
