@@ -134,7 +134,8 @@ def submit(
     if dry_run:
         out.print(script.rstrip("\n"), markup=False)
         for task in tasks:
-            err.print(f"task {task.line()}", markup=False)
+            err.print(f"task {task.index}: {task.variation} {task.scenario} ({task.image}) -> {task.output_dir}",
+                      markup=False)
         return
     job = job_mod.write_and_submit(job)
     out.print(f"submitted job {job.job_id}: {len(tasks)} task(s), folder {folder}", markup=False)

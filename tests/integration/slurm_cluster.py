@@ -144,7 +144,8 @@ class LocalSlurm:
 if __name__ == "__main__":
     cluster = LocalSlurm(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/mlperf-docker-slurm")).start()
     print(f"export SLURM_CONF={cluster.conf}", flush=True)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.default_int_handler)
     try:
         signal.pause()
     except KeyboardInterrupt:
