@@ -106,6 +106,7 @@ def submit(
     folder = job_mod.new_job_folder(results)
     tasks, session, docker = [], None, "docker"
     for text in variation or [None]:
+        text = ",".join(item.strip() for item in text.split(",")) if text is not None else None  # one tsv field
         for wanted in _scenarios(scenario):
             argv = [*(["--variation", text] if text else []), *(["--scenario", wanted] if wanted else []),
                     "--output_dir", str(folder / "task"), *checked]
@@ -124,9 +125,12 @@ def submit(
         held = {ImageKey.of(image["key"]).tag(session.repository) for image in read_manifest(bundle).get("images", [])}
         if missing := sorted({t.image for t in tasks} - held):
             raise UsageError(f"--bundle {bundle} lacks {', '.join(missing)}")
-    command, environment = (shlex.split(launcher), {}) if launcher else _default_launcher()
+    try:
+        command, environment = (shlex.split(launcher), {}) if launcher is not None else _default_launcher()
+    except ValueError as exc:  # unbalanced quotes
+        raise UsageError(f"--launcher {launcher!r}: {exc}") from None
     if not command:
-        raise UsageError("--launcher '': expected a command, e.g. mlperf-docker")
+        raise UsageError(f"--launcher {launcher!r}: expected a command, e.g. mlperf-docker")
     environment["MLPERF_DOCKER_REPOSITORY"] = session.repository
     script = job_mod.render_script(folder, tasks, resources, command, environment, static, docker,
                                    session.repository, bundle=bundle, registry=registry)

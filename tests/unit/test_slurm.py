@@ -78,6 +78,8 @@ def test_a_given_cpus_flag_is_kept_and_no_scenario_means_runs_default(tmp_path):
     (["--", "--bogus", "1"], "No such option: --bogus"),
     (["--", "--output_dir", "x"], "give --results to `slurm submit`"),
     (["--", "-v", "_cpu"], "give -v/--variation to `slurm submit`"),
+    (["--launcher", "'unbalanced"], "--launcher"),
+    (["--mode", "sometimes"], "sometimes"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_written_or_submitted(tmp_path, args, message):
     env = _commands(tmp_path / "bin", sbatch=f"touch {tmp_path}/submitted; echo 1")
@@ -124,7 +126,8 @@ def test_the_script_picks_its_task_by_array_index(tmp_path):
     proc = subprocess.run(["bash", str(tmp_path / "job.sbatch")], capture_output=True, text=True,
                           env={**os.environ, "SLURM_ARRAY_TASK_ID": "1"})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == f"launcher run --variation _v1 --scenario Offline --output_dir {tmp_path}/out 1 --count 8"
+    assert proc.stdout.splitlines()[-1] == \
+        f"launcher run --variation _v1 --scenario Offline --output_dir {tmp_path}/out 1 --count 8"
     proc = subprocess.run(["bash", str(tmp_path / "job.sbatch")], capture_output=True, text=True,
                           env={**os.environ, "SLURM_ARRAY_TASK_ID": "7"})
     assert proc.returncode == 2 and "no task 7" in proc.stderr
