@@ -116,7 +116,8 @@ def submit(
             for resolved in plan.options.scenarios:
                 index = len(tasks)
                 tasks.append(job_mod.Task(index, text or str(plan.variation), resolved, plan.image,
-                                          job_mod.task_dir(folder, index, plan.label, resolved)))
+                                          job_mod.task_dir(folder, index, plan.label, resolved),
+                                          plan.variation.device))
             docker = plan.docker
     if bundle is not None:
         bundle = bundle.resolve()
@@ -133,7 +134,8 @@ def submit(
         raise UsageError(f"--launcher {launcher!r}: expected a command, e.g. mlperf-docker")
     environment["MLPERF_DOCKER_REPOSITORY"] = session.repository
     script = job_mod.render_script(folder, tasks, resources, command, environment, static, docker,
-                                   session.repository, bundle=bundle, registry=registry)
+                                   session.repository, bundle=bundle, registry=registry,
+                                   slurm_gpus=not _given(given, "gpus"))
     job = job_mod.Job(folder, tuple(tasks), script)
     if dry_run:
         out.print(script.rstrip("\n"), markup=False)

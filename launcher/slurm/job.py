@@ -3,7 +3,7 @@
 A job is a folder under the shared results folder, `<results>/slurm-<UTC time>/`:
 
     job.sbatch   the batch script (rendered from job.sbatch.j2); `sbatch --parsable` submits it
-    tasks.tsv    one line per array task: index, variation, scenario, image, output folder (tab-separated);
+    tasks.tsv    one line per array task: index, variation, scenario, image, output folder, device (tab-separated);
                  the script picks its line by SLURM_ARRAY_TASK_ID
     job.json     written once sbatch accepted the job: its id and when
     logs/        Slurm's output per task (%A_%a.out)
@@ -50,14 +50,16 @@ class Task:
     scenario: str
     image: str
     output_dir: Path
+    device: str = "cpu"
 
     def line(self) -> str:
-        return "\t".join([str(self.index), self.variation, self.scenario, self.image, str(self.output_dir)])
+        return "\t".join([str(self.index), self.variation, self.scenario, self.image, str(self.output_dir),
+                          self.device])
 
     @classmethod
     def parse(cls, line: str) -> "Task":
-        index, variation, scenario, image, output = line.rstrip("\n").split("\t")
-        return cls(int(index), variation, scenario, image, Path(output))
+        index, variation, scenario, image, output, device = line.rstrip("\n").split("\t")
+        return cls(int(index), variation, scenario, image, Path(output), device)
 
 
 @dataclass(frozen=True)
@@ -124,14 +126,15 @@ def _environment() -> jinja2.Environment:
 
 def render_script(folder: Path, tasks: list[Task], resources: Resources, launcher: list[str],
                   environment: dict[str, str], run_args: list[str], docker: str, repository: str,
-                  bundle: Path | None = None, registry: str | None = None) -> str:
-    """The batch script: Slurm's options, the task's line from tasks.tsv, the image, then `mlperf-docker run`."""
+                  bundle: Path | None = None, registry: str | None = None, slurm_gpus: bool = True) -> str:
+    """The batch script: Slurm's options, the task's line from tasks.tsv, the image, then `mlperf-docker run`
+    (GPU tasks with the GPUs Slurm allocated, unless `slurm_gpus` is off: --gpus given by the user)."""
     return _environment().get_template("job.sbatch.j2").render(
         name=resources.name, tasks=tasks, max_parallel=resources.max_parallel, cpus_per_task=resources.cpus_per_task,
         logs=folder / LOGS, extra_options=resources.options(), tasks_file=folder / TASKS,
         environment=[(name, shlex.quote(value)) for name, value in environment.items()],
         launcher=shlex.join(launcher), run_args=shlex.join(run_args), docker=shlex.quote(docker),
-        repository=repository, bundle=bundle, registry=registry)
+        repository=repository, bundle=bundle, registry=registry, slurm_gpus=slurm_gpus)
 
 
 def sbatch() -> str:

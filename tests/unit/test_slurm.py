@@ -116,21 +116,32 @@ def test_a_refused_submission_leaves_no_job_folder(tmp_path):
     assert not list((tmp_path / "results").glob("slurm-*"))
 
 
-def test_the_script_picks_its_task_by_array_index(tmp_path):
+def _run_script(tmp_path, index, slurm_gpus=True, **env):
     """The rendered script run by bash, as Slurm would, with a stand-in launcher that prints its argv."""
-    tasks = [Task(i, f"_v{i}", "Offline", f"img{i}", tmp_path / f"out {i}") for i in range(3)]
+    tasks = [Task(i, f"_v{i}", "Offline", f"img{i}", tmp_path / f"out {i}", "cuda" if i == 2 else "cpu")
+             for i in range(3)]
     (tmp_path / job_mod.TASKS).write_text("".join(t.line() + "\n" for t in tasks))
     script = job_mod.render_script(tmp_path, tasks, Resources(), ["echo", "launcher"], {"X": "a b"},
-                                   ["--count", "8"], "docker", "repo")
+                                   ["--count", "8"], "docker", "repo", slurm_gpus=slurm_gpus)
     (tmp_path / "job.sbatch").write_text(script)
-    proc = subprocess.run(["bash", str(tmp_path / "job.sbatch")], capture_output=True, text=True,
-                          env={**os.environ, "SLURM_ARRAY_TASK_ID": "1"})
+    return subprocess.run(["bash", str(tmp_path / "job.sbatch")], capture_output=True, text=True,
+                          env={**os.environ, "SLURM_ARRAY_TASK_ID": str(index), **env})
+
+
+def test_the_script_picks_its_task_by_array_index(tmp_path):
+    proc = _run_script(tmp_path, 1, SLURM_JOB_GPUS="3")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == \
-        f"launcher run --variation _v1 --scenario Offline --output_dir {tmp_path}/out 1 --count 8"
-    proc = subprocess.run(["bash", str(tmp_path / "job.sbatch")], capture_output=True, text=True,
-                          env={**os.environ, "SLURM_ARRAY_TASK_ID": "7"})
+        f"launcher run --variation _v1 --scenario Offline --output_dir {tmp_path}/out 1 --count 8"  # cpu: no GPUs
+    proc = _run_script(tmp_path, 7)
     assert proc.returncode == 2 and "no task 7" in proc.stderr
+
+
+def test_a_gpu_task_gets_the_gpus_slurm_allocated(tmp_path):
+    last = _run_script(tmp_path, 2, SLURM_JOB_GPUS="1,3").stdout.splitlines()[-1]
+    assert last.endswith("--count 8 --gpus 1,3")
+    assert _run_script(tmp_path, 2).stdout.splitlines()[-1].endswith("--count 8")  # no gres: run's default
+    assert _run_script(tmp_path, 2, slurm_gpus=False, SLURM_JOB_GPUS="1").stdout.splitlines()[-1].endswith("--count 8")
 
 
 def test_status_reads_squeue_then_sacct_and_the_results(tmp_path):
