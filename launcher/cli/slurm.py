@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import sys
@@ -160,6 +161,8 @@ def status(
     """Each task of a submitted job: its Slurm state and whether its results are complete."""
     from launcher.slurm import status as status_mod
 
+    if wait and not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout {timeout}: expected a finite number of seconds > 0")
     loaded = job_mod.load(job_mod.find(results, job))
     tasks = status_mod.wait(loaded, timeout) if wait else status_mod.status(loaded)
     if as_json:

@@ -23,7 +23,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -95,7 +95,6 @@ class Job:
     script: str
     job_id: str | None = None
     submitted: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def tasks_text(self) -> str:
