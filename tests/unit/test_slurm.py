@@ -180,3 +180,26 @@ def test_status_command_exit_codes(tmp_path, monkeypatch):
     assert proc.returncode == 1 and "0 of 1 task(s) complete" in proc.stderr
     proc = cli("slurm", "status", "10", "--results", tmp_path / "results")
     assert proc.returncode == 2 and "job 10: not submitted by mlperf-docker" in proc.stderr
+
+
+def test_the_bundle_must_hold_every_tasks_image_and_is_loaded_where_missing(tmp_path):
+    from launcher.airgap.bundle import write_bundle
+    from test_bundle import manifest
+
+    path = tmp_path / "images.tar"
+    write_bundle(path, [b"docker save output"], manifest())  # holds the resnet50 onnxruntime stand-in only
+    proc = cli("slurm", "submit", "--results", tmp_path / "results", "--dry-run", "-v", RESNET, "-v", BERT,
+               "--bundle", path)
+    assert proc.returncode == 2 and "lacks " in proc.stderr and "bert-99" in proc.stderr
+    script = _dry_run(tmp_path, "-v", RESNET, "--bundle", path).stdout
+    assert f'image inspect "$image" >/dev/null 2>&1 || ' in script
+    assert f"bundle load {path} --repository " in script
+    path.write_bytes(path.read_bytes()[:-1000])  # a damaged bundle is refused at submit time
+    proc = cli("slurm", "submit", "--results", tmp_path / "results", "--dry-run", "--bundle", path)
+    assert proc.returncode == 7, proc.stderr
+
+
+def test_a_registry_pulls_missing_images_under_its_prefix(tmp_path):
+    script = _dry_run(tmp_path, "-v", RESNET, "--registry", "registry.lab:5000/mlperf").stdout
+    assert 'pull registry.lab:5000/mlperf/"$image"' in script
+    assert 'tag registry.lab:5000/mlperf/"$image" "$image"' in script
