@@ -1,6 +1,6 @@
 """`slurm submit` / `slurm status` without a cluster: the script, the task list, the checks made before
 anything is written, and the reading of squeue/sacct (fake commands on PATH). The real job array runs
-in tests/integration/test_slurm.py."""
+in tests/integration/test_slurm_jobs.py."""
 
 from __future__ import annotations
 
