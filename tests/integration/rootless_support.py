@@ -63,6 +63,15 @@ def create_user() -> RootlessUser:
     for table, flag in (("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")):
         if not any(line.split(":")[0] == USER for line in Path(table).read_text().splitlines()):
             subprocess.run(["usermod", flag, SUBIDS, USER], check=True)
+    # Rootless podman falls back to the slow vfs driver where the kernel's overlay is not available to
+    # a user namespace: fuse-overlayfs (a Debian package setup installs) keeps the layers shared.
+    storage = Path(entry.pw_dir) / ".config" / "containers" / "storage.conf"
+    if not storage.exists() and shutil.which("fuse-overlayfs"):
+        storage.parent.mkdir(parents=True, exist_ok=True)
+        storage.write_text('[storage]\ndriver = "overlay"\n[storage.options.overlay]\n'
+                           f'mount_program = "{shutil.which("fuse-overlayfs")}"\n')
+        for path in (storage.parent.parent, storage.parent, storage):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
     runtime_dir = Path(f"/run/user/{entry.pw_uid}")
     runtime_dir.mkdir(parents=True, exist_ok=True)
     os.chown(runtime_dir, entry.pw_uid, entry.pw_gid)
