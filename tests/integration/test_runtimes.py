@@ -66,7 +66,8 @@ def podman_image(base, cli_env):
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = podman.image_info(TAG)
     assert info is not None  # in podman's store: podman built it
-    return info
+    yield info
+    podman.remove_image(TAG)
 
 
 def test_podman_rootful_builds_and_runs_the_default_variation(podman_image, cli_env, cache_dir, tmp_path):
