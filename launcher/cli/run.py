@@ -23,7 +23,7 @@ _COMMAND_PARAMETERS = [
     inspect.Parameter("variation", _KW, annotation=Optional[str],
                       default=typer.Option(None, "--variation", "-v", help=VARIATION_HELP)),
     inspect.Parameter("dry_run", _KW, annotation=bool,
-                      default=typer.Option(False, "--dry-run", help="print the equivalent docker run command and exit")),
+                      default=typer.Option(False, "--dry-run", help="print the equivalent docker run (podman run, apptainer exec) command and exit")),
     inspect.Parameter("runtime", _KW, annotation=Optional[str], default=RuntimeOption),
     inspect.Parameter("offline", _KW, annotation=bool, default=OfflineOption),
     inspect.Parameter("index_url", _KW, annotation=Optional[str], default=IndexUrlOption),

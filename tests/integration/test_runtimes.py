@@ -4,7 +4,8 @@ non-root user (rootless, --userns keep-id) and a rootless docker daemon started 
 Each run is `mlperf-docker run` with no -v and small counts, in both modes; it must complete, score the
 stand-in's known top-1, have run the image of the engine under test (run.json's image id), and leave
 every file owned by the user who ran the launcher. The rootless engines get the image by save | load
-(their stores are their own), not by a second build: the build is proven once, by podman as root.
+(their stores are their own), not by a second build: the build is proven once, by podman as root. The
+rootless docker daemon loads the docker-archive `bundle sif` exports for apptainer (and its recipe).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import pytest
 
 from integration_support import BASE, REPOSITORY, TAG, mlperf_docker
+from launcher.engine.apptainer_engine import sif_name
 from launcher.engine.podman_engine import PodmanEngine
 from rootless_support import RootlessDocker, create_user, stop_podman_pause
 
@@ -101,13 +103,21 @@ def test_podman_rootless_keeps_the_users_ownership(podman_image, rootless_user, 
         stop_podman_pause(user)
 
 
-def test_rootless_docker_keeps_the_users_ownership(built_image, rootless_user, cache_dir):
+def test_rootless_docker_keeps_the_users_ownership(built_image, cli_env, rootless_user, cache_dir):
     user = rootless_user
     daemon = RootlessDocker(user)
     daemon.start()
     try:
         assert "rootless" in daemon.docker("info", "--format", "{{json .SecurityOptions}}", text=True).stdout
-        pipe(["docker", "save", TAG], ["runuser", "-u", user.name, "--", "docker", "--host", daemon.host, "load"])
+        # The image reaches the user's daemon as `bundle sif` exports it for apptainer: a docker-archive.
+        exported = user.folder("sif-export")
+        proc = mlperf_docker(cli_env, "bundle", "sif", "--output", str(exported))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        archive = exported / sif_name(TAG).replace(".sif", ".tar")
+        assert f"apptainer build {sif_name(TAG)} docker-archive://{archive.name}" in (exported / "build-sif.sh").read_text()
+        archive.chmod(0o644)
+        loaded = daemon.docker("load", "--input", str(archive), text=True)
+        assert loaded.returncode == 0 and f"Loaded image: {TAG}" in loaded.stdout, loaded.stderr
         env = user.env(MLPERF_DOCKER_REPOSITORY=REPOSITORY, DOCKER_HOST=daemon.host)
         out_dir = user.folder("results-docker")
         dry = user.mlperf_docker(env, "run", "--dry-run", "--output_dir", str(out_dir))
@@ -118,4 +128,4 @@ def test_rootless_docker_keeps_the_users_ownership(built_image, rootless_user, c
         check_run(out_dir, user.uid, image_id, expected_score(24, cache_dir))
     finally:
         daemon.stop()
-        subprocess.run(["rm", "-rf", str(user.home / "rootless-docker")], check=False)
+        subprocess.run(["rm", "-rf", str(user.home / "rootless-docker"), str(user.home / "sif-export")], check=False)
