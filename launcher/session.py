@@ -19,15 +19,15 @@ class Session:
 
     @classmethod
     def open(cls, spec_path: Path | None = None, bases: list[str] | None = None, **flags) -> "Session":
-        """Settings.resolve(...) with the command's flags (cache, offline, registry_mirror, index_url, ca_bundle)."""
+        """Settings.resolve(...) with the command's flags (cache, offline, registry_mirror, index_url, ca_bundle, runtime)."""
         return cls(Settings.resolve(spec_path, bases=bases, **flags))
 
     @property
     def engine(self) -> ContainerEngine:
         if self._engine is None:
-            from launcher.engine.docker_engine import DockerEngine
+            from launcher.engine import make_engine
 
-            self._engine = DockerEngine(cli=self.settings.config.docker_cli, builder=self.settings.config.builder)
+            self._engine = make_engine(self.settings)
         return self._engine
 
     # The settings every step reads.

@@ -2,7 +2,8 @@
 
 The user config file is MLPERF_DOCKER_CONFIG, else <user config dir>/mlperf-docker/config.yaml.
 `Settings.resolve(...)` applies the cascade once per command and returns frozen Settings: the spec,
-the cache, the bases, the repository, the offline switch, the mirror, the index URL and the CA bundle.
+the cache, the bases, the repository, the offline switch, the mirror, the index URL, the CA bundle and
+the container runtime.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from launcher.spec.model import Spec, load_spec
 from launcher.airgap.mirror import normalise as normalise_mirror, rewrite as rewrite_image
 
 Builder = Literal["auto", "buildx", "buildkit", "classic"]
+RUNTIMES = ("docker", "podman", "apptainer")
+Runtime = Literal["docker", "podman", "apptainer"]
 
 
 class BaseChoice(BaseModel):
@@ -42,6 +45,9 @@ class UserConfig(BaseModel):
     find_links: list[str] = []
     builder: Builder = "auto"
     docker_cli: str | None = None
+    # The container runtime (--runtime, MLPERF_DOCKER_RUNTIME) and where apptainer finds its SIF files.
+    runtime: Runtime = "docker"
+    sif_dir: str | None = None
     # Air-gapped labs: a registry mirror prefix for remote base images, and the package index and CA
     # bundle the host-side wheel fetch uses (they never reach an image).
     registry_mirror: str | None = None
@@ -148,7 +154,21 @@ def ca_bundle(flag: str | Path | None, config: UserConfig) -> Path | None:
     return path.resolve()
 
 
-_mirror_setting, _index_setting, _ca_setting = registry_mirror, index_url, ca_bundle  # (shadowed by resolve's flags)
+def runtime(flag: str | None, config: UserConfig) -> str:
+    """--runtime, then MLPERF_DOCKER_RUNTIME, then `runtime:` in the config (default docker)."""
+    value = _setting(flag, "MLPERF_DOCKER_RUNTIME", config.runtime) or "docker"
+    if value not in RUNTIMES:
+        raise UsageError(f"--runtime {value!r}: expected one of {', '.join(RUNTIMES)}")
+    return value
+
+
+def sif_dir(cache: Path, config: UserConfig) -> Path:
+    """MLPERF_DOCKER_SIF_DIR, then `sif_dir:` in the config, then <cache>/sif: apptainer's SIF files."""
+    value = _setting(None, "MLPERF_DOCKER_SIF_DIR", config.sif_dir)
+    return Path(value).expanduser() if value else cache / "sif"
+
+
+_mirror_setting, _index_setting, _ca_setting, _runtime_setting = registry_mirror, index_url, ca_bundle, runtime  # (shadowed by resolve's flags)
 
 
 @dataclass(frozen=True)
@@ -165,6 +185,7 @@ class Settings:
     registry_mirror: str | None = None
     index_url: str | None = None
     ca_bundle: Path | None = None
+    runtime: str = "docker"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_overrides", MappingProxyType(dict(self.base_overrides)))
@@ -172,13 +193,14 @@ class Settings:
     @classmethod
     def resolve(cls, spec_path: Path | None = None, cache: Path | None = None, bases: list[str] | None = None, *,
                 offline: bool = False, registry_mirror: str | None = None, index_url: str | None = None,
-                ca_bundle: Path | None = None) -> "Settings":
+                ca_bundle: Path | None = None, runtime: str | None = None) -> "Settings":
         """The cascade: each argument is the flag's value (None: not given)."""
         config = load_config()
         return cls(spec=load_spec(spec_path), config=config, cache=cache_dir(cache),
                    base_overrides=parse_base_overrides(bases), offline=offline,
                    registry_mirror=_mirror_setting(registry_mirror, config),
-                   index_url=_index_setting(index_url, config), ca_bundle=_ca_setting(ca_bundle, config))
+                   index_url=_index_setting(index_url, config), ca_bundle=_ca_setting(ca_bundle, config),
+                   runtime=_runtime_setting(runtime, config))
 
     def base(self, device: str, framework: str | None = None) -> BaseChoice:
         """The base image and its Python for a device (a framework's own base on that device, where it

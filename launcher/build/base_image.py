@@ -52,4 +52,4 @@ def create(tag: str = DEFAULT_TAG, suite: str = "bookworm", mirror: str = DEFAUL
         tar.wait()
         if imported.returncode != 0 or tar.returncode != 0:
             detail = (imported.stderr or "").strip().splitlines()
-            raise EngineError(f"docker import of {tag} failed: {detail[-1] if detail else 'tar failed'}")
+            raise EngineError(f"{Path(cli).name} import of {tag} failed: {detail[-1] if detail else 'tar failed'}")

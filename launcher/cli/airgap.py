@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, SpecOption, VARIATIONS_HELP,
-                                 handled, open_session, out)
+from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, RuntimeOption, SpecOption,
+                                 VARIATIONS_HELP, handled, open_session, out)
 from launcher.errors import Interrupted, UsageError
 
 
@@ -64,12 +64,13 @@ def bundle_save(
     output: Path = typer.Option(..., "--output", "-o", help="bundle file to write"),
     real: bool = typer.Option(False, "--real", help="the images with the real model instead of the stand-in"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
+    runtime: Optional[str] = RuntimeOption,
     spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Write the variations' images (docker save) and a verified manifest into one tar file."""
     from launcher.airgap import bundle as bundle_mod
 
-    session = open_session(spec_path, cache, base)
+    session = open_session(spec_path, cache, base, runtime=runtime)
     saved = bundle_mod.save(session, _variations(session, variation), output, standin=not real, force=force)
     out.print(f"wrote {saved.path} ({saved.size / 1e6:.1f} MB): {', '.join(saved.tags)}", markup=False)
 
@@ -78,12 +79,13 @@ def bundle_load(
     path: Path = typer.Argument(..., help="bundle file written by `mlperf-docker bundle save`"),
     repository: Optional[str] = typer.Option(None, "--repository", help="tag the images under this repository instead"),
     verify_only: bool = typer.Option(False, "--verify-only", help="check the bundle and list its images; load nothing"),
+    runtime: Optional[str] = RuntimeOption,
     spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Verify a bundle's checksums, then load its images and tag them; a damaged bundle loads nothing."""
     from launcher.airgap import bundle as bundle_mod
 
-    session = open_session(spec_path, cache, base)
+    session = open_session(spec_path, cache, base, runtime=runtime)
     loaded = bundle_mod.load(session, path, repository=repository, verify_only=verify_only)
     verb = "verified" if verify_only else "loaded"
     for item in loaded:
@@ -115,4 +117,7 @@ def register(app: typer.Typer) -> None:
     bundle_app = typer.Typer(no_args_is_help=True, help="Move images between machines as one verified file.")
     bundle_app.command("save")(handled(bundle_save))
     bundle_app.command("load")(handled(bundle_load))
+    from launcher.cli.sif import bundle_sif
+
+    bundle_app.command("sif")(handled(bundle_sif))
     app.add_typer(bundle_app, name="bundle")

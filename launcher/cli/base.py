@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from launcher.build import base_image
-from launcher.cli.common import BaseOption, CacheOption, SpecOption, handled, open_session
+from launcher.cli.common import BaseOption, CacheOption, RuntimeOption, SpecOption, handled, open_session
 from launcher.errors import UsageError
 from launcher.settings import load_config, save_config
 
@@ -24,10 +24,11 @@ def base_create(
     device: str = typer.Option("cpu", "--device", help="device whose base this image becomes with --set-default"),
     set_default: bool = typer.Option(False, "--set-default", help="record it as DEVICE's base in the user config"),
     force: bool = typer.Option(False, "--force", help="recreate even if the image exists"),
+    runtime: Optional[str] = RuntimeOption,
     spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Create a Debian base image with python3 and venv by debootstrap + docker import."""
-    session = open_session(spec_path, cache, base)
+    session = open_session(spec_path, cache, base, runtime=runtime)
     if device not in session.spec.devices:
         raise UsageError(f"--device {device!r}: expected one of {', '.join(session.spec.devices)}")
     if force or not session.engine.image_exists(tag):

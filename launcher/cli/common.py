@@ -23,6 +23,8 @@ BaseOption = typer.Option(None, "--base", help="DEVICE=IMAGE[,python=X.Y]: use I
 OfflineOption = typer.Option(False, "--offline", help="build from the cache only (`mlperf-docker fetch` fills it), no network")
 IndexUrlOption = typer.Option(None, "--index-url", help="package index for the host-side wheel fetch (never in the image)")
 CaBundleOption = typer.Option(None, "--ca-bundle", help="PEM CA bundle for the host-side fetches (downloads, pip --cert)")
+RuntimeOption = typer.Option(None, "--runtime", help="container runtime: docker, podman or apptainer "
+                             "(default: MLPERF_DOCKER_RUNTIME, the user config's runtime:, else docker)")
 MirrorOption = typer.Option(None, "--registry-mirror", help="pull remote base images through this registry mirror prefix")
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, MirrorOption, OfflineOption,
-                                 SpecOption, VARIATION_HELP, handled, open_session, out)
+                                 RuntimeOption, SpecOption, VARIATION_HELP, handled, open_session, out)
 from launcher.run.options import BENCHMARK_FLAGS, BENCHMARK_SPELLINGS, LAUNCH_OPTIONS, from_flags
 from launcher.run.results import metric
 from launcher.spec.variation import parse_variation
@@ -23,7 +23,8 @@ _COMMAND_PARAMETERS = [
     inspect.Parameter("variation", _KW, annotation=Optional[str],
                       default=typer.Option(None, "--variation", "-v", help=VARIATION_HELP)),
     inspect.Parameter("dry_run", _KW, annotation=bool,
-                      default=typer.Option(False, "--dry-run", help="print the equivalent docker run command and exit")),
+                      default=typer.Option(False, "--dry-run", help="print the equivalent docker run (podman run, apptainer exec) command and exit")),
+    inspect.Parameter("runtime", _KW, annotation=Optional[str], default=RuntimeOption),
     inspect.Parameter("offline", _KW, annotation=bool, default=OfflineOption),
     inspect.Parameter("index_url", _KW, annotation=Optional[str], default=IndexUrlOption),
     inspect.Parameter("ca_bundle", _KW, annotation=Optional[Path], default=CaBundleOption),
@@ -58,7 +59,8 @@ def plan_from_flags(flags: dict):
 
     session = open_session(flags.pop("spec_path"), flags.pop("cache"), flags.pop("base"),
                            offline=flags.pop("offline"), index_url=flags.pop("index_url"),
-                           ca_bundle=flags.pop("ca_bundle"), registry_mirror=flags.pop("registry_mirror"))
+                           ca_bundle=flags.pop("ca_bundle"), registry_mirror=flags.pop("registry_mirror"),
+                           runtime=flags.pop("runtime"))
     variation = parse_variation(flags.pop("variation"), session.spec)
     for option in LAUNCH_OPTIONS:
         if option.type is bool:

@@ -64,6 +64,17 @@ class ContainerEngine(ABC):
 
     #: the engine's command-line program, as a `--dry-run` line names it
     cli: str = "docker"
+    #: the runtime (--runtime): docker, podman or apptainer
+    kind: str = "docker"
+
+    @property
+    def rootless(self) -> bool:
+        """Whether the engine runs unprivileged for the invoking user (its files are then the user's)."""
+        return False
+
+    def command(self, spec: ContainerSpec) -> list[str]:
+        """The command line that runs `spec` with this engine (what `run --dry-run` prints)."""
+        return spec.to_argv(Path(self.cli).name)
 
     @abstractmethod
     def ensure_reachable(self) -> None:

@@ -16,8 +16,8 @@ from typing import BinaryIO, Iterator
 from launcher.engine.base import (BuildRequest, ContainerEngine, ContainerInfo, ContainerSummary, ImageInfo, LineSink,
                                   RunOutcome)
 from launcher.engine.container_run import StartError, run_container
-from launcher.engine.build_log import StepTracker, short as _short
-from launcher.errors import BuildError, EngineError, RunError
+from launcher.engine.build_log import StepTracker, short as _short, stream_build  # noqa: F401  (StepTracker: re-exported)
+from launcher.errors import EngineError, RunError
 from launcher.run.container import ContainerSpec
 
 CHUNK = 1 << 20
@@ -29,6 +29,7 @@ class DockerEngine(ContainerEngine):
         self.cli = cli or shutil.which("docker") or "docker"
         self.builder = builder
         self._client = None
+        self._rootless: bool | None = None
 
     # ---- SDK side -------------------------------------------------------------------------------
     @property
@@ -42,6 +43,17 @@ class DockerEngine(ContainerEngine):
             except Exception as exc:  # docker.errors.DockerException and connection errors
                 raise EngineError(f"cannot reach the docker engine ({_short(str(exc), 120)}); is dockerd running?") from None
         return self._client
+
+    @property
+    def rootless(self) -> bool:
+        """A rootless daemon (dockerd-rootless.sh, through DOCKER_HOST): `docker info` says so."""
+        if self._rootless is None:
+            try:
+                options = self.client.info().get("SecurityOptions") or []
+            except EngineError:  # unreachable: a --dry-run still prints the rootful line
+                return False
+            self._rootless = any("name=rootless" in option for option in options)
+        return self._rootless
 
     def ensure_reachable(self) -> None:
         self.client  # noqa: B018  (connects and pings, or raises EngineError)
@@ -186,33 +198,7 @@ class DockerEngine(ContainerEngine):
 
     def build(self, request: BuildRequest, on_line: LineSink, log_path: Path) -> None:
         args, env = self.build_command(request)
-        tracker = StepTracker()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                    text=True, errors="replace", bufsize=1)
-        except OSError as exc:
-            raise EngineError(f"cannot run the docker CLI {self.cli!r}: {exc.strerror}") from None
-        with log_path.open("w") as log:
-            log.write(" ".join(args) + "\n")
-            try:
-                assert proc.stdout is not None
-                for raw in proc.stdout:
-                    line = raw.rstrip("\n")
-                    log.write(line + "\n")
-                    step = tracker.feed(line)
-                    if step:
-                        on_line(step)
-                status = proc.wait()
-            except KeyboardInterrupt:
-                proc.terminate()
-                proc.wait()
-                raise
-        if status != 0:
-            detail = f": {_short(tracker.last_error, 160)}" if tracker.last_error else ""
-            raise BuildError(
-                f"build of {request.tag} failed at {_short(tracker.failing_step(), 120)}{detail} (full log: {log_path})"
-            )
+        stream_build(args, env, request.tag, on_line, log_path)
 
 
 def sdk_arguments(spec: ContainerSpec) -> dict:
@@ -246,6 +232,8 @@ def sdk_arguments(spec: ContainerSpec) -> dict:
         kwargs["name"] = spec.name
     if spec.user:
         kwargs["user"] = spec.user
+    if spec.userns:
+        kwargs["userns_mode"] = spec.userns
     if spec.gpus:
         if spec.gpus == "all":
             kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]

@@ -1,7 +1,8 @@
 """One description of a benchmark container, rendered both as SDK arguments and as a `docker run` line.
 
-`run` hands it to the engine (launcher/engine/docker_engine.sdk_arguments); `run --dry-run` prints
-to_cli(): the two are written side by side and tested against each other.
+`run` hands it to the engine (launcher/engine/docker_engine.sdk_arguments for docker; podman runs
+to_argv("podman") itself, apptainer its own rendering); `run --dry-run` prints to_cli(): the forms are
+written side by side and tested against each other.
 """
 
 from __future__ import annotations
@@ -42,10 +43,17 @@ class ContainerSpec:
     read_only: bool = False  # the root file system
     tmpfs: dict[str, str] = field(default_factory=dict)  # path -> mount options
     pids_limit: int | None = None
+    userns: str | None = None  # podman's --userns (keep-id: a rootless run's files stay the user's)
 
     def to_cli(self, docker: str = "docker") -> str:
-        args = [docker, "run"] + (["--rm"] if self.auto_remove else [])
+        return shlex.join(self.to_argv(docker))
+
+    def to_argv(self, docker: str = "docker", verb: str = "run") -> list[str]:
+        """The `docker run` (or `podman run`: the same flags) argument list."""
+        args = [docker, verb] + (["--rm"] if self.auto_remove else [])
         args += ["--network", self.network]
+        if self.userns:
+            args += ["--userns", self.userns]
         if self.user:
             args += ["--user", self.user]
         if self.name:
@@ -82,5 +90,4 @@ class ContainerSpec:
         if self.cpus:
             args += ["--cpus", self.cpus]
         args.append(self.image)
-        args += self.command
-        return shlex.join(args)
+        return args + self.command

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from launcher.errors import UsageError
 
+CDI_NVIDIA = "nvidia.com/gpu"  # the CDI device kind `nvidia-ctk cdi generate` writes
+CDI_DIRS = (Path("/etc/cdi"), Path("/var/run/cdi"))
 ROCM_GROUPS = ("video", "render")  # names used when the host's device files are not there to read gids from
 
 
@@ -22,12 +24,24 @@ class Passthrough:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-def passthrough(device: str, gpus: str | None, dev_root: Path = Path("/dev")) -> Passthrough:
-    """Options for `device`; `gpus` selects GPUs (NVIDIA_VISIBLE_DEVICES-style list, or render nodes)."""
+def passthrough(device: str, gpus: str | None, dev_root: Path = Path("/dev"), runtime: str = "docker",
+                rootless: bool = False) -> Passthrough:
+    """Options for `device`; `gpus` selects GPUs (NVIDIA_VISIBLE_DEVICES-style list, or render nodes).
+
+    podman takes NVIDIA GPUs as CDI devices (`--device nvidia.com/gpu=all`, from `nvidia-ctk cdi
+    generate`) rather than docker's device request, and a rootless podman passes the user's own groups
+    on (`--group-add keep-groups`: the host's numeric gids are not mapped into its user namespace)."""
     if device == "cuda":
-        return _cuda(gpus)
+        options = _cuda(gpus)
+        if runtime == "podman":
+            ids = options.gpus.split(",") if options.gpus != "all" else ["all"]
+            options = replace(options, gpus=None, devices=tuple(f"{CDI_NVIDIA}={i}" for i in ids))
+        return options
     if device == "rocm":
-        return _rocm(gpus, dev_root)
+        options = _rocm(gpus, dev_root)
+        if runtime == "podman" and rootless:
+            options = replace(options, group_add=("keep-groups",))
+        return options
     if gpus:
         raise UsageError(f"--gpus {gpus}: the {device} device has no GPUs to select (use _cuda or _rocm)")
     return Passthrough()
@@ -75,9 +89,15 @@ def _map(host: Path, container: str) -> str:
     return str(host) if str(host) == container else f"{host}:{container}"
 
 
-def check_host(device: str, options: Passthrough, engine_info: dict) -> None:
+def check_host(device: str, options: Passthrough, engine_info: dict, runtime: str = "docker",
+               cdi_dirs: tuple[Path, ...] = CDI_DIRS) -> None:
     """Fail with one line when the host cannot give the device what it needs (skipped by --dry-run)."""
-    if device == "cuda":
+    if device == "cuda" and runtime == "podman":
+        if not any(f.is_file() and CDI_NVIDIA in f.read_text(errors="replace")
+                   for d in cdi_dirs if d.is_dir() for f in sorted(d.iterdir())):
+            raise UsageError("_cuda with podman needs a CDI spec of the NVIDIA GPUs, and /etc/cdi has none "
+                             "(install the NVIDIA Container Toolkit, run `nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`)")
+    elif device == "cuda" and runtime == "docker":
         runtimes = engine_info.get("Runtimes") or {}
         if "nvidia" not in runtimes:
             raise UsageError("_cuda needs the NVIDIA container runtime, and `docker info` lists none "

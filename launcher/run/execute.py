@@ -49,7 +49,7 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
     if not options.clean:
         _reap(session)
     if plan.gpu != Passthrough():
-        check_host(plan.variation.device, plan.gpu, session.engine.host_info())
+        check_host(plan.variation.device, plan.gpu, session.engine.host_info(), runtime=session.engine.kind)
     diskspace.preflight(options.output_dir, diskspace.estimate(plan.variation.model, len(options.scenarios),
                                                                options.mode, options.benchmark.count))
     with RunLock(locks, options.output_dir, plan.signature) as lock:

@@ -95,6 +95,21 @@ def container_user(explicit: str | None, output_dir: Path) -> tuple[str, bool]:
     return (NOBODY if uid == 0 else f"{uid}:{gid}"), True
 
 
+def rootless_user(user: str, explicit: str | None, runtime: str, rootless: bool) -> tuple[str, str | None]:
+    """(the container's user, podman's --userns) on a rootless engine, where a UID inside the container is
+    not the same UID outside. Rootless podman keeps the user's id (`--userns keep-id`). A rootless docker
+    daemon maps the container's root to the user who started it, and every other UID to subordinate ids
+    the user cannot own: the container runs as 0:0 there (the invoking user on the host, all capabilities
+    dropped, no new privileges). An explicit --user is kept."""
+    if not rootless:
+        return user, None
+    if runtime == "podman":
+        return user, "keep-id"
+    if runtime == "docker" and explicit is None:
+        return "0:0", None
+    return user, None
+
+
 def prepare_run_dir(run_dir: Path, user: str) -> None:
     """Let the container's user write the run folder (root launcher only)."""
     uid, _, gid = user.partition(":")

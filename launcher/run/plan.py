@@ -6,19 +6,22 @@ The harness command is the contract's BenchmarkSettings.to_argv(); the in-image 
 
 from __future__ import annotations
 
+import os
 import re
 import socket
-from dataclasses import dataclass, replace
+import shlex
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlperf_harness.contract import (CUSTOM_MODEL_DIR, DATASET_DIR, MODEL_DIR, RESULTS_MOUNT, USER_DATASET_MOUNT,
                                      BenchmarkSettings)
 
+from launcher.engine.base import ContainerEngine
 from launcher.errors import UsageError
 from launcher.run import hostcheck, owned
 from launcher.run.container import ContainerSpec, Mount
 from launcher.run.devices import Passthrough, passthrough
-from launcher.run.hardening import Hardening, container_user
+from launcher.run.hardening import Hardening, container_user, rootless_user
 from launcher.run.options import RunOptions, validate
 from launcher.run.results import run_name
 from launcher.session import Session
@@ -43,6 +46,8 @@ class RunPlan:
     user_dataset: Path | None
     docker: str = "docker"
     hardening: Hardening = Hardening()
+    userns: str | None = None  # podman's --userns (keep-id for a rootless podman)
+    engine: ContainerEngine | None = field(default=None, compare=False, repr=False)  # renders the command line
     hand_back: bool = False  # a root launcher runs the container as someone else: chown the results back
 
     @property
@@ -59,6 +64,7 @@ class RunPlan:
             command=self.argv,
             mounts=[Mount(str(run_dir.resolve()), RESULTS_MOUNT), *self.mounts],
             user=self.user,
+            userns=self.userns,
             network="none",
             environment=dict(self.environment),
             gpus=gpu.gpus,
@@ -79,9 +85,11 @@ class RunPlan:
         )
 
     def docker_run_line(self) -> str:
-        """The equivalent `docker run` line (for a run folder named as the run would name it now)."""
+        """The equivalent `docker run` line (podman run, apptainer exec: the engine's) for a run folder
+        named as the run would name it now."""
         run_dir = (self.options.output_dir / run_name(self.label)).resolve()
-        return self.container(run_dir).to_cli(docker=self.docker)
+        spec = self.container(run_dir)
+        return shlex.join(self.engine.command(spec)) if self.engine else spec.to_cli(docker=self.docker)
 
 
 def system_name(spec: Spec, variation: Variation, hw_name: str | None) -> str:
@@ -148,8 +156,12 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         precision=variation.precision,
         model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
         output_dir=RESULTS_MOUNT, system=system_name(spec, variation, options.hw_name))
-    gpu = passthrough(variation.device, options.gpus, dev_root=dev_root)
+    engine = session.engine
+    # A rootless engine (podman run by a user, a rootless docker daemon) maps UIDs: see rootless_user.
+    rootless = os.geteuid() != 0 and engine.rootless
+    gpu = passthrough(variation.device, options.gpus, dev_root=dev_root, runtime=engine.kind, rootless=rootless)
     user, hand_back = container_user(options.user, options.output_dir)
+    user, userns = rootless_user(user, options.user, engine.kind, rootless)
     return RunPlan(
         variation=variation,
         options=options,
@@ -162,6 +174,8 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         signature=options.signature(variation),
         label=f"{variation.framework}-{variation.device}-{variation.model}",
         user_dataset=folder,
-        docker=Path(session.engine.cli).name,
+        docker=Path(engine.cli).name,
         hand_back=hand_back,
+        userns=userns,
+        engine=engine,
     )
