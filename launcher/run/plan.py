@@ -49,17 +49,24 @@ class RunPlan:
     def argv(self) -> list[str]:
         return self.benchmark.to_argv()
 
-    def container(self, run_dir: Path, run_id: str | None = None) -> ContainerSpec:
-        """The container for a run folder (mounted at the contract's RESULTS_MOUNT): named, labelled,
-        auto-removed and hardened; GPU runs add their vendor's options."""
+    @property
+    def network(self) -> str:
+        """The container's network: none, but for LoadGen over the network (LON) the host's, so the
+        LON side reaches SUT servers wherever they listen (also on the host's loopback)."""
+        return "host" if self.benchmark.network == "lon" else "none"
+
+    def container(self, run_dir: Path | None, run_id: str | None = None) -> ContainerSpec:
+        """The container for a run folder (mounted at the contract's RESULTS_MOUNT; a SUT server
+        has none): named, labelled, auto-removed and hardened; GPU runs add their vendor's options."""
         gpu, hardening = self.gpu, self.hardening
-        run_id = run_id or owned.new_run_id(run_dir)
+        run_id = run_id or owned.new_run_id(run_dir or Path("serve"))
+        results = [Mount(str(run_dir.resolve()), RESULTS_MOUNT)] if run_dir is not None else []
         return ContainerSpec(
             image=self.image,
             command=self.argv,
-            mounts=[Mount(str(run_dir.resolve()), RESULTS_MOUNT), *self.mounts],
+            mounts=[*results, *self.mounts],
             user=self.user,
-            network="none",
+            network=self.network,
             environment=dict(self.environment),
             gpus=gpu.gpus,
             devices=list(gpu.devices),
@@ -70,7 +77,7 @@ class RunPlan:
             mem_limit=self.options.memory,
             cpus=self.options.cpus,
             name=owned.container_name(run_id),
-            labels=owned.labels(run_id, run_dir.resolve()),
+            labels=owned.labels(run_id, run_dir.resolve() if run_dir is not None else None),
             auto_remove=True,
             cap_drop=list(hardening.cap_drop),
             read_only=hardening.read_only,
@@ -117,9 +124,14 @@ def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) ->
         raise UsageError(str(exc)) from None
 
 
-def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev")) -> RunPlan:
-    """Check everything that can be checked without the engine, once, and decide the run."""
+def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev"),
+              serving: bool = False) -> RunPlan:
+    """Check everything that can be checked without the engine, once, and decide the run (or, with
+    ``serving``, the SUT server of `serve`)."""
     spec = session.spec
+    if (options.benchmark.network == "sut") != serving:
+        raise UsageError("--network sut: start a SUT server with `mlperf-docker serve -v VAR --port N`"
+                         if not serving else "serve runs the harness with --network sut only")
     require_supported(variation, spec)
     validate(options)
     hostcheck.dataset_args(variation.model, options.benchmark.dataset_args)
