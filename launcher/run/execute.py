@@ -69,6 +69,7 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
                 # What a submission's README quotes: the command, the image it ran and the harness argv.
                 "command": ["mlperf-docker", *sys.argv[1:]], "image_id": image.id if image else None,
                 "harness_command": ["python", "-m", "mlperf_harness", *plan.argv],
+                **plan.network_record,
             }, indent=1) + "\n")
             prepare_run_dir(run_dir, plan.user)
         session.say(f"results: {run_dir}")

@@ -55,6 +55,15 @@ class RunPlan:
         LON side reaches SUT servers wherever they listen (also on the host's loopback)."""
         return "host" if self.benchmark.network == "lon" else "none"
 
+    @property
+    def network_record(self) -> dict:
+        """run.json's record of LoadGen over the network (what a submission marks as network mode)."""
+        if self.benchmark.network != "lon":
+            return {}
+        from mlperf_harness.contract import parse_servers
+
+        return {"network": {"mode": "lon", "sut_servers": parse_servers(self.benchmark.sut_servers)}}
+
     def container(self, run_dir: Path | None, run_id: str | None = None) -> ContainerSpec:
         """The container for a run folder (mounted at the contract's RESULTS_MOUNT; a SUT server
         has none): named, labelled, auto-removed and hardened; GPU runs add their vendor's options."""
@@ -91,9 +100,11 @@ class RunPlan:
         return self.container(run_dir).to_cli(docker=self.docker)
 
 
-def system_name(spec: Spec, variation: Variation, hw_name: str | None) -> str:
+def system_name(spec: Spec, variation: Variation, hw_name: str | None, network: bool = False) -> str:
+    """`<hw>-reference-<device>-<framework>-v<version>`; LoadGen over the network is another system
+    (LoadGen node + SUT servers): `<hw>-network-reference-...`."""
     hw = hw_name or socket.gethostname() or "default"
-    hw = re.sub(r"[^A-Za-z0-9_.-]+", "_", hw)
+    hw = re.sub(r"[^A-Za-z0-9_.-]+", "_", hw) + ("-network" if network else "")
     version = spec.framework_version(variation.framework, variation.device)
     return f"{hw}-reference-{variation.device}-{variation.framework}-v{version}"
 
@@ -159,7 +170,8 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         options.benchmark, model=variation.model, backend=variation.framework, device=variation.device,
         precision=variation.precision,
         model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
-        output_dir=RESULTS_MOUNT, system=system_name(spec, variation, options.hw_name))
+        output_dir=RESULTS_MOUNT,
+        system=system_name(spec, variation, options.hw_name, network=options.benchmark.network == "lon"))
     gpu = passthrough(variation.device, options.gpus, dev_root=dev_root)
     user, hand_back = container_user(options.user, options.output_dir)
     return RunPlan(
