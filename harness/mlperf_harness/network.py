@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from mlperf_harness.errors import HarnessError, abort, describe
+from mlperf_harness.network_settings import CONNECTIONS_PER_SERVER
 
 NAME_PREFIX = "mlperf-docker Network SUT"
 CONNECT_TIMEOUT_S = 10.0
@@ -117,7 +118,8 @@ def get_json(url: str, path: str, timeout: float = CONNECT_TIMEOUT_S) -> dict:
 class NetworkQDL:
     """LoadGen's SUT on the LON side: round-robin over ``servers``; construct() -> lg.ConstructQDL."""
 
-    def __init__(self, servers: Sequence[str], qsl, max_batchsize: int = 32, connections: int = 4,
+    def __init__(self, servers: Sequence[str], qsl, max_batchsize: int = 32,
+                 connections: int = CONNECTIONS_PER_SERVER,
                  complete: Optional[Callable] = None, on_error: Callable[[str], None] = abort) -> None:
         if not servers:
             raise HarnessError("no SUT servers given")

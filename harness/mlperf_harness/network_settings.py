@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 NETWORK_MODES = ("sut", "lon")
 NETWORK_SCENARIOS = ("Offline", "Server")  # what LoadGen over the network supports (its README)
 DEFAULT_SUT_PORT = 8000  # the SUT server's port (in its container)
+CONNECTIONS_PER_SERVER = 4  # the QDL's connections (and sending threads) to each SUT server
 
 
 def parse_servers(text: Optional[str]) -> List[str]:

@@ -260,6 +260,8 @@ def network_fields(record: dict) -> dict:
         return {}
     from urllib.parse import urlsplit
 
+    from mlperf_harness.network_settings import CONNECTIONS_PER_SERVER
+
     loopback = all(urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1") for url in servers)
     media = "loopback (LoadGen and the SUT servers on one host)" if loopback else \
         "not detected (set network_media in the system YAML)"
@@ -269,7 +271,7 @@ def network_fields(record: dict) -> dict:
             "nic_loadgen": "lo" if loopback else "not detected", "number_nic_loadgen": "0" if loopback else "1",
             "net_software_stack_loadgen": "Python http.client (HTTP/1.1 keep-alive) over the Linux TCP/IP stack",
             "network_protocol": "HTTP/1.1 over TCP (raw array bytes; mlperf-docker's /predict)",
-            "number_connections": str(4 * len(servers)),
+            "number_connections": str(CONNECTIONS_PER_SERVER * len(servers)),
             "nic_sut": "lo" if loopback else "not detected", "number_nic_sut": "0" if loopback else "1",
             "net_software_stack_sut": "Python http.server (ThreadingHTTPServer) over the Linux TCP/IP stack",
             "network_topology": f"one LoadGen node, {len(servers)} SUT server(s), queries round-robin"}
