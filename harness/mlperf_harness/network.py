@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -83,6 +84,15 @@ def encode_results(results, count: int) -> Tuple[bytes, List[int]]:
         raise RuntimeError(f"the backend returned {len(arrays)} results for {count} samples")
     arrays = [np.ascontiguousarray(a) for a in arrays]
     return b"".join(a.tobytes() for a in arrays), [a.nbytes for a in arrays]
+
+
+class _Connection(http.client.HTTPConnection):
+    """A keep-alive connection with TCP_NODELAY (no Nagle delay on small requests; also when
+    http.client reopens it)."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _address(url: str) -> Tuple[str, int]:
@@ -189,7 +199,7 @@ class NetworkQDL:
             if server in conns:
                 conns[server].close()
             host, port = _address(self.servers[server])
-            conns[server] = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_S)
+            conns[server] = _Connection(host, port, timeout=REQUEST_TIMEOUT_S)
         return conns[server]
 
     def _post(self, server: int, body: bytes, header: str):

@@ -66,6 +66,9 @@ class SutServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the QDL reuses its connections
+    # TCP_NODELAY: the reply's headers and body are two writes; with Nagle's algorithm and the
+    # client's delayed ACK the body waited ~40 ms (measured: 47 ms -> 0.8 ms per loopback request).
+    disable_nagle_algorithm = True
     server: SutServer
 
     def _reply(self, status: int, body: bytes, content_type: str, headers: dict = None) -> None:

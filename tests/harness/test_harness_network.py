@@ -216,3 +216,21 @@ def test_harness_lon_end_to_end(standin, tmp_path):
                        cwd=tmp_path)
     assert gone.returncode == 1 and gone.stderr.startswith(f"error: SUT server {urls[0]} is not reachable")
     assert len(gone.stderr.splitlines()) == 1 and not (tmp_path / "gone").exists()
+
+
+def test_no_nagle_delay_per_request(two_servers):
+    """One-sample queries one after another (Server): replies come in about a millisecond on loopback,
+    not after the ~40 ms Nagle's algorithm and delayed ACKs cost (TCP_NODELAY on both sides)."""
+    qsl, errors = FakeQSL(), []
+    collector = Collector(1)
+    qdl = _qdl([two_servers[0][1]], qsl, collector, errors)
+    times = []
+    for i in range(21):
+        collector.done.clear()
+        collector.expected = i + 1
+        started = time.perf_counter()
+        qdl.issue_queries([Sample(i, i % 20)])
+        assert collector.done.wait(10), errors
+        times.append(time.perf_counter() - started)
+    qdl.destroy()
+    assert sorted(times)[10] < 0.02, sorted(times)
