@@ -7,10 +7,12 @@ import inspect
 from typing import Optional
 
 import typer
+from mlperf_harness.contract import DEFAULT_SUT_PORT
 
 from launcher.cli.common import handled, open_session, out
 from launcher.cli.run import _parameters as run_parameters
 from launcher.run.options import LAUNCH_OPTIONS, from_flags
+from launcher.run.serve import DEFAULT_HOST
 from launcher.spec.variation import parse_variation
 
 _KW = inspect.Parameter.KEYWORD_ONLY
@@ -20,8 +22,8 @@ SHARED = ("count", "max_batchsize", "threads", "dataset_args", "custom_model", "
           "ca_bundle", "registry_mirror", "spec_path", "cache", "base")
 _OWN = [
     inspect.Parameter("host", _KW, annotation=str, default=typer.Option(
-        "127.0.0.1", "--host", help="the host address the port is published on (0.0.0.0: every interface)")),
-    inspect.Parameter("port", _KW, annotation=int, default=typer.Option(8000, "--port", help="the host port")),
+        DEFAULT_HOST, "--host", help="the host address the port is published on (0.0.0.0: every interface)")),
+    inspect.Parameter("port", _KW, annotation=int, default=typer.Option(DEFAULT_SUT_PORT, "--port", help="the host port")),
     inspect.Parameter("name", _KW, annotation=Optional[str], default=typer.Option(
         None, "--name", help="the container's name (default: mlperf-docker-serve-PORT)")),
 ]

@@ -12,19 +12,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from mlperf_harness.contract import DEFAULT_SUT_PORT
 
 from launcher import console
-from launcher.build.image import build_image
 from launcher.errors import OutOfMemory, RunError, UsageError
 from launcher.run import owned
 from launcher.run.container import ContainerSpec, Port
 from launcher.run.hardening import oom_message
 from launcher.run.options import RunOptions
-from launcher.run.plan import RunPlan, make_plan
 from launcher.session import Session
 from launcher.spec.variation import Variation
+
+if TYPE_CHECKING:
+    from launcher.run.plan import RunPlan
 
 DEFAULT_HOST = "127.0.0.1"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -65,6 +67,8 @@ def check_address(host: str, port: int, name: str | None) -> None:
 def make_serve_plan(session: Session, variation: Variation, options: RunOptions, host: str = DEFAULT_HOST,
                     port: int = DEFAULT_SUT_PORT, name: str | None = None) -> ServePlan:
     """Check everything, then decide the SUT server's container."""
+    from launcher.run.plan import make_plan
+
     check_address(host, port, name)
     options = replace(options, benchmark=replace(options.benchmark, network="sut"))
     run = make_plan(session, variation, options, serving=True)
@@ -74,6 +78,8 @@ def make_serve_plan(session: Session, variation: Variation, options: RunOptions,
 def serve(session: Session, plan: ServePlan) -> None:
     """Build the image if missing, then serve until the server stops or Ctrl-C/SIGTERM/SIGHUP
     (a normal stop: the container is stopped and removed)."""
+    from launcher.build.image import build_image
+
     owned.reap(session.engine, session.say)
     run = plan.run
     if not session.engine.image_exists(run.image):
