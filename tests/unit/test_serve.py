@@ -73,3 +73,16 @@ def test_bad_input_is_one_line(args, message, tmp_path):
     proc = cli(*args, "--dry-run")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [message]
+
+
+def test_unreachable_server_is_one_line_before_anything_is_written(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
+    proc = cli("run", "--network", "lon", "--sut_servers", url, "--output_dir", tmp_path / "out")
+    assert proc.returncode != 0
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: SUT server {url} is not reachable (") and line.endswith("`mlperf-docker serve`")
+    assert not (tmp_path / "out").exists()
