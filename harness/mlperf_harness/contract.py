@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field, make_dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from mlperf_harness.network_settings import (  # noqa: F401  (re-exported)
+    DEFAULT_SUT_PORT, NETWORK_MODES, NETWORK_SCENARIOS, check_network, parse_servers)
 from mlperf_harness.loadgen_logs import (  # noqa: F401  (re-exported: one import for callers)
     ACCURACY_LOG, ACCURACY_TXT, DETAIL, MEASUREMENTS, SUMMARY, TEST_MODES, TRACE, USER_CONF,
     Summary, TestFolder, detail_values, find_test_dirs, parse_summary, read_accuracy,
@@ -169,6 +171,14 @@ SETTINGS: Tuple[Setting, ...] = (
             "a batch to fill, in ms (0: run whatever is waiting; default: a twentieth of the "
             "latency bound)", aliases=("--batch-timeout-ms",), minimum=0.0, maximum=1e7,
             scenarios=("Server",)),
+    Setting("network", str, "LoadGen over the network: sut = serve the backend over HTTP (no "
+            "LoadGen), lon = LoadGen and the QSL here, queries sent to --sut_servers",
+            choices=NETWORK_MODES),
+    Setting("sut_servers", str, "--network lon: the SUT servers' URLs (http://HOST:PORT), "
+            "comma-separated; queries go round-robin", aliases=("--sut-servers", "--sut_server"),
+            metavar="URL[,URL...]"),
+    Setting("port", int, "--network sut: the port the SUT server listens on",
+            default=DEFAULT_SUT_PORT, minimum=1, maximum=65535, computed=True),
     Setting("find_peak", bool, "Server: search the highest target_qps whose run is VALID "
             "(short runs from the Offline throughput); writes peak.conf next to the results",
             default=False, aliases=("--find-peak",), scenarios=("Server",)),
@@ -329,6 +339,10 @@ class _BenchmarkSettingsBase:
             raise SettingsError("--find_peak searches with performance runs: it needs --mode "
                                 "performance or both")
         parse_key_values(self.dataset_args)
+        try:
+            check_network(self.network, self.sut_servers, self.scenarios, self.compliance)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         tests = parse_compliance(self.compliance)
         modes = self.modes
         if "TEST01" in tests and modes != ["accuracy", "performance"]:

@@ -68,6 +68,29 @@ def run_test(spec: TestSpec) -> None:
     import mlperf_loadgen as lg
 
     model = models.get_model(spec.model)
+    settings = loadgen_settings.build_test_settings(
+        model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
+    log_settings = loadgen_settings.build_log_settings(spec.test_dir)
+    if spec.extra.get("sut_servers"):
+        sut, qsl = _network_sut(spec, model)
+    else:
+        sut, qsl = _local_sut(spec, model, settings)
+    sut_handle = sut.construct()
+    qsl_handle = qsl.construct()
+    try:
+        # An audit test names its audit.config; otherwise a path that cannot exist, so
+        # that no audit.config is ever picked up by accident.
+        audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
+        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
+    finally:
+        sut.destroy()
+        qsl.destroy()
+    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+    results.remove_empty_trace(Path(spec.test_dir))
+
+
+def _local_sut(spec: TestSpec, model, settings):
+    """The backend in this process: the QSL and the SUT of a local run."""
     backend = backends.create_backend(
         spec.backend, spec.model_path, device=spec.device, threads=spec.threads, precision=spec.precision,
         input_names=model.input_names, outputs=model.outputs, output_names=model.output_names)
@@ -91,10 +114,6 @@ def run_test(spec: TestSpec) -> None:
     infer = model.infer()
     _warm_up(lambda batch: infer(backend, batch), dataset.sample_spec, [1, max_batch])
 
-    settings = loadgen_settings.build_test_settings(
-        model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
-    log_settings = loadgen_settings.build_log_settings(spec.test_dir)
-
     qsl = SampleLibrary(dataset, spec.perf_count)
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
@@ -104,18 +123,26 @@ def run_test(spec: TestSpec) -> None:
                               settings.server_target_latency_ns,
                               spec.extra.get("batch_timeout_ms")),
                           infer=infer, responses=model.responses)
-    sut_handle = sut.construct()
-    qsl_handle = qsl.construct()
-    try:
-        # An audit test names its audit.config; otherwise a path that cannot exist, so
-        # that no audit.config is ever picked up by accident.
-        audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
-        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
-    finally:
-        sut.destroy()
-        qsl.destroy()
-    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
-    results.remove_empty_trace(Path(spec.test_dir))
+    return sut, qsl
+
+
+def _network_sut(spec: TestSpec, model):
+    """LoadGen over the network: the QSL here, a QDL sending the queries to the SUT servers (whose
+    backend takes the layout of the variation's framework, known without importing it)."""
+    from mlperf_harness.network import NetworkQDL
+
+    layout = backends.IMAGE_FORMATS.get(backends.canonical(spec.backend), "NCHW")
+    options = dict(spec.dataset_args)
+    options.setdefault("layout", layout)
+    dataset = model.open_dataset(spec.dataset_path, spec.total_count,
+                                 model_path=spec.model_path, **options)
+    qsl = SampleLibrary(dataset, spec.perf_count)
+    sut = NetworkQDL(spec.extra["sut_servers"], qsl, max_batchsize=spec.max_batchsize)
+    sut.connect()
+    print(f"SUT for {spec.scenario} {spec.mode}: {sut.name()}", flush=True)
+    qsl.load_samples = _guarded(sut.loading(qsl.load_samples), "loading samples failed")
+    qsl.unload_samples = sut.unloading(qsl.unload_samples)
+    return sut, qsl
 
 
 def _guarded(func, what):

@@ -69,6 +69,10 @@ class RunPlan:
     batch_timeout_ms: Optional[float] = None  # Server batching; None: from the latency bound
     find_peak: bool = False  # Server performance: search the peak target_qps
     precision: str = "fp32"
+    # LoadGen over the network: None (local), "sut" (serve on ``port``), "lon" (to ``sut_servers``).
+    network: Optional[str] = None
+    sut_servers: List[str] = field(default_factory=list)
+    port: int = contract.DEFAULT_SUT_PORT
 
     @classmethod
     def from_settings(cls, settings: contract.BenchmarkSettings,
@@ -95,7 +99,9 @@ class RunPlan:
             scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
             dataset_args=dataset_args,
             compliance=contract.parse_compliance(settings.compliance), precision=get("precision"),
-            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak))
+            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak),
+            network=settings.network, port=get("port"),
+            sut_servers=contract.parse_servers(settings.sut_servers) if settings.network == "lon" else [])
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""

@@ -54,6 +54,15 @@ def run_plan(plan: RunPlan) -> int:
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
     compliance.check_tests(plan.compliance, model.name, model.loadgen_key)
+    if plan.network == "sut":  # a SUT server: no LoadGen here, nothing written
+        from mlperf_harness.network_sut import serve
+
+        return serve(plan)
+    if plan.network == "lon":  # every server answers before anything is written
+        from mlperf_harness.network import get_json
+
+        for url in plan.sut_servers:
+            get_json(url, "/name")
     # Opened here for its size and the accuracy script; the tests open their own copy.
     dataset = model.open_dataset(plan.dataset_path, plan.count,
                                     model_path=plan.model_path, **plan.dataset_args)
@@ -103,7 +112,7 @@ def run_plan(plan: RunPlan) -> int:
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
                 test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
-                extra={"batch_timeout_ms": plan.batch_timeout_ms})
+                extra={"batch_timeout_ms": plan.batch_timeout_ms, "sut_servers": plan.sut_servers})
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])
             else:

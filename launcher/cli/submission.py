@@ -26,7 +26,7 @@ def generate_cmd(
     output: Path = typer.Option(..., "--output", "-o", help="new folder for the submission tree"),
     system_yaml: Path = typer.Option(..., "--system-yaml", help="submitter, status, system_type, "
                                      "cooling, notes; any system field given wins"),
-    division: str = typer.Option("closed", "--division", help="closed or open (the YAML's wins)"),
+    division: str = typer.Option("closed", "--division", help="closed, open or network (LoadGen over the network runs; the YAML's wins)"),
 ) -> None:
     from launcher.submission.generate import generate
 

@@ -224,6 +224,8 @@ def sdk_arguments(spec: ContainerSpec) -> dict:
         kwargs["tmpfs"] = dict(spec.tmpfs)
     if spec.pids_limit is not None:
         kwargs["pids_limit"] = spec.pids_limit
+    if spec.ports:
+        kwargs["ports"] = {f"{p.container_port}/tcp": (p.host_ip, p.host_port) for p in spec.ports}
     if spec.cpus:
         kwargs["nano_cpus"] = int(round(float(spec.cpus) * 1e9))
     if spec.mem_limit:

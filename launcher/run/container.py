@@ -19,6 +19,20 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Port:
+    """A published port: the host address and port, and the container's (TCP)."""
+
+    host_ip: str
+    host_port: int
+    container_port: int
+
+    @property
+    def cli(self) -> str:
+        host = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        return f"{host}:{self.host_port}:{self.container_port}"
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     image: str
     command: list[str]
@@ -44,6 +58,7 @@ class ContainerSpec:
     tmpfs: dict[str, str] = field(default_factory=dict)  # path -> mount options
     pids_limit: int | None = None
     userns: str | None = None  # podman's --userns (keep-id: a rootless run's files stay the user's)
+    ports: list[Port] = field(default_factory=list)  # `serve` only: every other container has no network
 
     def to_cli(self, docker: str = "docker") -> str:
         return shlex.join(self.to_argv(docker))
@@ -68,6 +83,8 @@ class ContainerSpec:
             args += ["--tmpfs", f"{path}:{options}" if options else path]
         if self.pids_limit is not None:
             args += ["--pids-limit", str(self.pids_limit)]
+        for port in self.ports:
+            args += ["--publish", port.cli]
         for mount in self.mounts:
             spec = f"type=bind,source={mount.source},target={mount.target}"
             args += ["--mount", spec + (",readonly" if mount.read_only else "")]

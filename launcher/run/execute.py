@@ -46,6 +46,7 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
     if not options.rerun and (earlier := previous_run(options.output_dir, plan.signature)):
         session.say(f"results for this configuration exist in {earlier}; not running again (use --rerun)")
         return earlier, collect(earlier)
+    _check_servers(plan)
     if not options.clean:
         _reap(session)
     if plan.gpu != Passthrough():
@@ -69,6 +70,7 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
                 # What a submission's README quotes: the command, the image it ran and the harness argv.
                 "command": ["mlperf-docker", *sys.argv[1:]], "image_id": image.id if image else None,
                 "harness_command": ["python", "-m", "mlperf_harness", *plan.argv],
+                **plan.network_record,
             }, indent=1) + "\n")
             prepare_run_dir(run_dir, plan.user)
         session.say(f"results: {run_dir}")
@@ -86,6 +88,22 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
                 hand_back(run_dir, options.output_dir)
         _judge(run_dir, outcome, options)
     return run_dir, collect(run_dir)
+
+
+def _check_servers(plan: RunPlan) -> None:
+    """LoadGen over the network: every SUT server answers (from this host, whose network the LON
+    container uses) before anything is written; else one line."""
+    if plan.benchmark.network != "lon":
+        return
+    from mlperf_harness.contract import parse_servers
+    from mlperf_harness.errors import HarnessError
+    from mlperf_harness.network import get_json
+
+    for url in parse_servers(plan.benchmark.sut_servers):
+        try:
+            get_json(url, "/name")
+        except HarnessError as exc:
+            raise RunError(f"{exc}; start it with `mlperf-docker serve`") from None
 
 
 def _judge(run_dir: Path, outcome: RunOutcome, options: RunOptions) -> None:

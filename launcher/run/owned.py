@@ -48,10 +48,12 @@ def process_started(pid: int) -> str:
         return ""
 
 
-def labels(run_id: str, run_dir: Path) -> dict[str, str]:
+def labels(run_id: str, run_dir: Path | None) -> dict[str, str]:
+    """The owned container's labels (a SUT server of `serve` has no run folder: no output label)."""
     pid = os.getpid()
-    return {LABEL_RUN_ID: run_id, LABEL_PID: str(pid), LABEL_HOST: socket.gethostname(),
-            LABEL_STARTED: process_started(pid), LABEL_OUTPUT: str(run_dir)}
+    found = {LABEL_RUN_ID: run_id, LABEL_PID: str(pid), LABEL_HOST: socket.gethostname(),
+             LABEL_STARTED: process_started(pid)}
+    return found if run_dir is None else {**found, LABEL_OUTPUT: str(run_dir)}
 
 
 def launcher_alive(container_labels: dict[str, str]) -> bool:

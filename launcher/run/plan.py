@@ -54,18 +54,34 @@ class RunPlan:
     def argv(self) -> list[str]:
         return self.benchmark.to_argv()
 
-    def container(self, run_dir: Path, run_id: str | None = None) -> ContainerSpec:
-        """The container for a run folder (mounted at the contract's RESULTS_MOUNT): named, labelled,
-        auto-removed and hardened; GPU runs add their vendor's options."""
+    @property
+    def network(self) -> str:
+        """The container's network: none, but for LoadGen over the network (LON) the host's, so the
+        LON side reaches SUT servers wherever they listen (also on the host's loopback)."""
+        return "host" if self.benchmark.network == "lon" else "none"
+
+    @property
+    def network_record(self) -> dict:
+        """run.json's record of LoadGen over the network (what a submission marks as network mode)."""
+        if self.benchmark.network != "lon":
+            return {}
+        from mlperf_harness.contract import parse_servers
+
+        return {"network": {"mode": "lon", "sut_servers": parse_servers(self.benchmark.sut_servers)}}
+
+    def container(self, run_dir: Path | None, run_id: str | None = None) -> ContainerSpec:
+        """The container for a run folder (mounted at the contract's RESULTS_MOUNT; a SUT server
+        has none): named, labelled, auto-removed and hardened; GPU runs add their vendor's options."""
         gpu, hardening = self.gpu, self.hardening
-        run_id = run_id or owned.new_run_id(run_dir)
+        run_id = run_id or owned.new_run_id(run_dir or Path("serve"))
+        results = [Mount(str(run_dir.resolve()), RESULTS_MOUNT)] if run_dir is not None else []
         return ContainerSpec(
             image=self.image,
             command=self.argv,
-            mounts=[Mount(str(run_dir.resolve()), RESULTS_MOUNT), *self.mounts],
+            mounts=[*results, *self.mounts],
             user=self.user,
             userns=self.userns,
-            network="none",
+            network=self.network,
             environment=dict(self.environment),
             gpus=gpu.gpus,
             devices=list(gpu.devices),
@@ -76,7 +92,7 @@ class RunPlan:
             mem_limit=self.options.memory,
             cpus=self.options.cpus,
             name=owned.container_name(run_id),
-            labels=owned.labels(run_id, run_dir.resolve()),
+            labels=owned.labels(run_id, run_dir.resolve() if run_dir is not None else None),
             auto_remove=True,
             cap_drop=list(hardening.cap_drop),
             read_only=hardening.read_only,
@@ -92,9 +108,11 @@ class RunPlan:
         return shlex.join(self.engine.command(spec)) if self.engine else spec.to_cli(docker=self.docker)
 
 
-def system_name(spec: Spec, variation: Variation, hw_name: str | None) -> str:
+def system_name(spec: Spec, variation: Variation, hw_name: str | None, network: bool = False) -> str:
+    """`<hw>-reference-<device>-<framework>-v<version>`; LoadGen over the network is another system
+    (LoadGen node + SUT servers): `<hw>-network-reference-...`."""
     hw = hw_name or socket.gethostname() or "default"
-    hw = re.sub(r"[^A-Za-z0-9_.-]+", "_", hw)
+    hw = re.sub(r"[^A-Za-z0-9_.-]+", "_", hw) + ("-network" if network else "")
     version = spec.framework_version(variation.framework, variation.device)
     return f"{hw}-reference-{variation.device}-{variation.framework}-v{version}"
 
@@ -125,9 +143,14 @@ def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) ->
         raise UsageError(str(exc)) from None
 
 
-def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev")) -> RunPlan:
-    """Check everything that can be checked without the engine, once, and decide the run."""
+def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev"),
+              serving: bool = False) -> RunPlan:
+    """Check everything that can be checked without the engine, once, and decide the run (or, with
+    ``serving``, the SUT server of `serve`)."""
     spec = session.spec
+    if (options.benchmark.network == "sut") != serving:
+        raise UsageError("--network sut: start a SUT server with `mlperf-docker serve -v VAR --port N`"
+                         if not serving else "serve runs the harness with --network sut only")
     require_supported(variation, spec)
     validate(options)
     hostcheck.dataset_args(variation.model, options.benchmark.dataset_args)
@@ -155,7 +178,8 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         options.benchmark, model=variation.model, backend=variation.framework, device=variation.device,
         precision=variation.precision,
         model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
-        output_dir=RESULTS_MOUNT, system=system_name(spec, variation, options.hw_name))
+        output_dir=RESULTS_MOUNT,
+        system=system_name(spec, variation, options.hw_name, network=options.benchmark.network == "lon"))
     engine = session.engine
     # A rootless engine (podman run by a user, a rootless docker daemon) maps UIDs: see rootless_user.
     rootless = os.geteuid() != 0 and engine.rootless

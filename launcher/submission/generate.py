@@ -176,7 +176,13 @@ def generate(run_paths, output: Path, system_yaml: Path, division: str = "closed
     user = system_mod.load_user_yaml(system_yaml)
     division = str(user.get("division", division)).lower()
     if division not in system_mod.DIVISIONS:
-        raise UsageError(f"--division {division!r}: expected closed or open")
+        raise UsageError(f"--division {division!r}: expected closed, open or network")
+    for run in runs:
+        over_network = bool(system_mod.network_fields(run.record))
+        if (division == "closed" and over_network) or (division == "network" and not over_network):
+            raise UsageError(f"{run.path}: {'a' if over_network else 'not a'} run over the network "
+                             f"(LoadGen over the network), so not for the {division} division "
+                             f"({'network or open' if over_network else 'closed or open'})")
     submitter = str(user["submitter"])
     if not _PLAIN.match(submitter):
         raise UsageError(f"--system-yaml {system_yaml}: submitter {submitter!r} must be a plain "
@@ -189,7 +195,7 @@ def generate(run_paths, output: Path, system_yaml: Path, division: str = "closed
         for result in run.results:
             if result.system not in systems:
                 systems[result.system] = system_mod.describe(
-                    host, user, division, framework_text(run, result.system), software_text(run))
+                    {**host, **system_mod.network_fields(run.record)}, user, division, framework_text(run, result.system), software_text(run))
 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.partial-{os.getpid()}"

@@ -43,7 +43,7 @@ MEANINGFUL_FIELDS = (
 USER_FIELDS = ("submitter", "status", "system_type", "cooling")
 STATUSES = ("available", "preview", "rdi")
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
-DIVISIONS = ("closed", "open")
+DIVISIONS = ("closed", "open", "network")  # network: LoadGen over the network only (the checker's rule)
 
 EXAMPLE_YAML = """\
 # What no machine can tell about it (mlperf-docker submission generate --system-yaml FILE).
@@ -81,8 +81,8 @@ def load_user_yaml(path: Path) -> dict:
         raise UsageError(f"--system-yaml {path}: system_type {data['system_type']!r}: expected "
                          f"one of {', '.join(SYSTEM_TYPES)}")
     if "division" in data and str(data["division"]).lower() not in DIVISIONS:
-        raise UsageError(f"--system-yaml {path}: division {data['division']!r}: expected closed "
-                         "or open")
+        raise UsageError(f"--system-yaml {path}: division {data['division']!r}: expected "
+                         "closed, open or network")
     return {str(k): ("" if v is None else v) for k, v in data.items()}
 
 
@@ -249,6 +249,32 @@ def host_fields() -> dict:
     }
     fields.update(accelerator_fields(_nvidia() or _amd()))
     return fields
+
+
+def network_fields(record: dict) -> dict:
+    """The checker's network-mode fields (SYSTEM_DESC_REQUIRED_FIELDS_NETWORK_MODE) for a run made with
+    `run --network lon` (its run.json's "network"); {} for a local run. The user's YAML wins."""
+    network = record.get("network") or {}
+    servers = list(network.get("sut_servers") or [])
+    if network.get("mode") != "lon" or not servers:
+        return {}
+    from urllib.parse import urlsplit
+
+    from mlperf_harness.network_settings import CONNECTIONS_PER_SERVER
+
+    loopback = all(urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1") for url in servers)
+    media = "loopback (LoadGen and the SUT servers on one host)" if loopback else \
+        "not detected (set network_media in the system YAML)"
+    return {"is_network": "true", "network_type": "loopback" if loopback else "Ethernet/IP",
+            "network_media": media, "network_rate": "N/A (loopback)" if loopback else
+            "not detected (set network_rate in the system YAML)",
+            "nic_loadgen": "lo" if loopback else "not detected", "number_nic_loadgen": "0" if loopback else "1",
+            "net_software_stack_loadgen": "Python http.client (HTTP/1.1 keep-alive) over the Linux TCP/IP stack",
+            "network_protocol": "HTTP/1.1 over TCP (raw array bytes; mlperf-docker's /predict)",
+            "number_connections": str(CONNECTIONS_PER_SERVER * len(servers)),
+            "nic_sut": "lo" if loopback else "not detected", "number_nic_sut": "0" if loopback else "1",
+            "net_software_stack_sut": "Python http.server (ThreadingHTTPServer) over the Linux TCP/IP stack",
+            "network_topology": f"one LoadGen node, {len(servers)} SUT server(s), queries round-robin"}
 
 
 def describe(host: dict, user: dict, division: str, framework: str, software: str) -> dict:

@@ -23,9 +23,13 @@ SAMPLE = {
     "singlestream_target_latency": 2.0, "multistream_target_latency": 1e-3, "run_style": "test",
     "dataset_args": "cache_dir=/tmp/c,layout=NHWC", "compliance": "TEST01,TEST04",
     "batch_timeout_ms": 2.5, "find_peak": True,
+    "network": "lon", "sut_servers": "http://a:8000,http://b:8001", "port": 8001,
 }
 # What a setting needs beside it to be valid (as scenario flags need their scenario).
-CONTEXT = {"compliance": {"mode": "both"}}
+CONTEXT = {"compliance": {"mode": "both"}, "network": {"sut_servers": "http://a:8000"},
+           "sut_servers": {"network": "lon"}}
+# LoadGen over the network runs Offline and Server, without audit tests: not with every other setting.
+NETWORK_ONLY = ("network", "sut_servers")
 
 
 def test_every_setting_has_a_sample():
@@ -33,9 +37,16 @@ def test_every_setting_has_a_sample():
 
 
 def test_round_trip_all_settings():
-    settings = BenchmarkSettings(**SAMPLE)
+    settings = BenchmarkSettings(**{k: v for k, v in SAMPLE.items() if k not in NETWORK_ONLY})
     settings.validate()
     assert BenchmarkSettings.from_argv(settings.to_argv()) == settings
+
+
+def test_round_trip_network_settings():
+    settings = BenchmarkSettings(**REQUIRED, scenario="Offline,Server", mode="both",
+                                 **{k: SAMPLE[k] for k in NETWORK_ONLY})
+    settings.validate()
+    assert BenchmarkSettings.from_argv(settings.to_argv()).sut_servers == SAMPLE["sut_servers"]
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
@@ -63,6 +74,7 @@ def test_aliases_parse_like_the_flag(setting):
             for x in ("--" + name, value)]
     if setting.type is bool:
         extra += ["--mode", "performance"]
+    extra += [x for name, value in CONTEXT.get(setting.name, {}).items() for x in ("--" + name, value)]
     for spelling in setting.spellings:
         value = [] if setting.type is bool else [str(SAMPLE[setting.name])]
         parsed = BenchmarkSettings.from_argv(base + extra + [spelling] + value)
@@ -88,7 +100,8 @@ def test_run_flags_are_the_launchers_benchmark_flags():
     assert [s.name for s in contract.RUN_FLAGS] == [
         "scenario", "mode", "count", "test_query_count", "max_batchsize", "threads", "target_qps",
         "offline_target_qps", "server_target_qps", "target_latency", "singlestream_target_latency",
-        "multistream_target_latency", "run_style", "dataset_args", "compliance", "batch_timeout_ms",
+        "multistream_target_latency", "run_style", "dataset_args", "compliance", "batch_timeout_ms", "network",
+        "sut_servers",
         "find_peak"]
 
 

@@ -199,3 +199,33 @@ def test_cli_one_line_exit_2(tmp_path, yaml_file):
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "incomplete run" in result.output
     assert not (tmp_path / "sub").exists()
+
+
+def _network_run(tmp_path, servers=("http://127.0.0.1:8000", "http://127.0.0.1:8001")):
+    record = {"signature": "n", "variation": "_cpu,_onnxruntime,_resnet50,_fp32", "image": IMAGE,
+              "scenarios": ["Offline"], "mode": "both", "network": {"mode": "lon", "sut_servers": list(servers)}}
+    return make_run(tmp_path / "runs", scenarios=("Offline",), audits=(), record=record)
+
+
+def test_network_run_goes_to_the_network_division_with_its_fields(tmp_path, yaml_file):
+    run = _network_run(tmp_path)
+    with pytest.raises(UsageError, match="a run over the network .* not for the closed division"):
+        gen.generate([run], tmp_path / "sub", yaml_file, host=HOST, say=lambda m: None)
+    assert not (tmp_path / "sub").exists()
+    root = gen.generate([run], tmp_path / "sub", yaml_file, division="network", host=HOST, say=lambda m: None)
+    assert root.parts[-2:] == ("network", "MyOrg")
+    [described] = (root / "systems").glob("*.json")
+    data = json.loads(described.read_text())
+    assert data["division"] == "network" and data["is_network"] == "true"
+    for field in ("network_type", "network_media", "network_rate", "nic_loadgen", "number_nic_loadgen",
+                  "net_software_stack_loadgen", "network_protocol", "number_connections", "nic_sut",
+                  "number_nic_sut", "net_software_stack_sut", "network_topology"):
+        assert data[field], field
+    assert data["number_connections"] == "8" and data["network_type"] == "loopback"
+
+
+def test_local_run_refused_in_the_network_division(tmp_path, yaml_file):
+    run = make_run(tmp_path / "runs")
+    with pytest.raises(UsageError, match="not a run over the network"):
+        gen.generate([run], tmp_path / "sub", yaml_file, division="network", host=HOST, say=lambda m: None)
+    assert system.network_fields({}) == {}
