@@ -37,13 +37,17 @@ from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
 
 # benchmark name -> (harness model, stand-in generator module, backends with a stand-in)
 MODELS = {
-    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite")),
-    "bert": ("bert-99", "bert", ("onnxruntime", "pytorch")),
+    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse")),
+    "bert": ("bert-99", "bert", ("onnxruntime", "pytorch", "deepsparse")),
 }
+# Backends that run the onnxruntime stand-in's ONNX model (deepsparse), or a build-time conversion of it
+# (ncnn: harness/mlperf_harness/backends/ncnn_convert.py, as the image's convert stage runs it).
+FROM_ONNX = ("ncnn", "deepsparse")
 # MLPerf's Server latency bounds (mlperf.conf), ms
 LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
-              "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow")}
+              "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
+              "deepsparse": ("deepsparse",)}
 # Where the generators live (first found wins).
 GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
 
@@ -72,7 +76,13 @@ class Case:
         harness_model, gen_name, _ = MODELS[model]
         gen = generator(gen_name)
         size = {"n_samples": samples} if gen_name == "resnet50" else {"n_questions": samples}
-        info = gen.generate(work / f"{model}-{backend}", backend=backend, **size)
+        out = work / f"{model}-{backend}"
+        info = gen.generate(out, backend="onnxruntime" if backend in FROM_ONNX else backend, **size)
+        if backend == "ncnn":
+            from mlperf_harness.backends import ncnn_convert
+
+            info["model_path"] = str(ncnn_convert.convert(Path(info["model_path"]), out / "ncnn",
+                                                          ncnn_convert.pnnx_binary(None))[0])
         self.name, self.backend_name, self.batch = model, backend, batch
         self.info = models.get_model(harness_model)
         self.backend = backends.create_backend(

@@ -2,7 +2,7 @@
 """The harness's performance figures, for every backend x model stand-in on this host.
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
-        [--backends onnxruntime,pytorch,tf,tflite] [--batch-size 32] [--threads N]
+        [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse] [--batch-size 32] [--threads N]
         [--rounds 5] [--server-rounds 1] [--prefetch] [--workdir DIR]
 
 For each case (a backend whose framework is installed, a model with a
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, help="write every reading to this file")
     p.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated")
-    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite", help="comma-separated")
+    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite,ncnn,deepsparse", help="comma-separated")
     p.add_argument("--batch-size", type=int, default=32, help="max batch (Offline and Server)")
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                    help="framework intra-op threads, raw and harness alike (default: one less "
@@ -120,6 +120,7 @@ def measure(case: "bench.Case", args) -> dict:
         "offline_pairs_samples_per_s": offline,
         "singlestream_pairs_p90_ms": single,
         "server_searches": server,
+        "offline_harness_samples_per_s": summary([h for _, h in offline]),
         "offline_harness_over_raw": summary([h / r for r, h in offline]),
         "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
         **{f"server_peak_over_offline{'' if k == 'default' else '_' + k}": summary(
@@ -134,10 +135,19 @@ def _cell(figure, digits=3) -> str:
             f"{figure['max']:.{digits}f}]")
 
 
+def _versus_onnxruntime(row, rows) -> str:
+    """The harness's Offline throughput over onnxruntime's on the same model's stand-in (same run)."""
+    base = next((r for r in rows if r["model"] == row["model"] and r["backend"] == "onnxruntime"), None)
+    if base is None or row["backend"] == "onnxruntime":
+        return "-"
+    return f"{row['offline_harness_samples_per_s']['median'] / base['offline_harness_samples_per_s']['median']:.3f}"
+
+
 def table(rows) -> str:
-    head = ("model", "backend", "Offline harness/raw", "SS p90 overhead ms",
+    head = ("model", "backend", "Offline harness/raw", "Offline /onnxruntime", "SS p90 overhead ms",
             "Server peak/Offline", "same, timeout 0")
     lines = [head] + [(r["model"], r["backend"], _cell(r["offline_harness_over_raw"]),
+                       _versus_onnxruntime(r, rows),
                        _cell(r["singlestream_p90_overhead_ms"], 4),
                        _cell(r["server_peak_over_offline"]),
                        _cell(r["server_peak_over_offline_timeout_0"])) for r in rows]

@@ -43,6 +43,19 @@ def model_requirements(spec: Spec, framework: str, device: str) -> dict[str, lis
     return {m: list(spec.models[m].requirements) for m, owner in owners.items() if owner == m}
 
 
+CONVERTER = "converter"  # requirements-converter.txt: the converter's pins, in model-wheels/ too
+
+
+def layer_requirements(spec: Spec, framework: str, device: str) -> dict[str, list[str]]:
+    """The pins installed with --no-deps in layers of their own: each model's (model_requirements),
+    and the framework's build-time converter's (as CONVERTER)."""
+    out = model_requirements(spec, framework, device)
+    converter = spec.install(framework, device).converter
+    if converter is not None:
+        out[CONVERTER] = list(converter.requirements)
+    return out
+
+
 def model_requirements_file(model: str) -> str:
     return f"requirements-{model}.txt"
 
@@ -69,7 +82,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     python = python or base.python
     install = spec.install(framework, device)
     reqs = requirements(spec, framework, device)
-    per_model = model_requirements(spec, framework, device)
+    per_model = layer_requirements(spec, framework, device)
     platforms = pip_platforms(base)
     sources = [install.index_url or ""] + list(install.extra_index_urls) + list(find_links)
     fingerprint = _fingerprint(reqs + [f"{m}:{r}" for m, rs in per_model.items() for r in rs],

@@ -59,6 +59,15 @@ class Device(_Strict):
         return self
 
 
+class Converter(_Strict):
+    """A build-time conversion of the model files (its own image stage): `script` (a harness file,
+    standard library only) run with the `requirements` installed without their dependencies."""
+    requirements: list[str]
+    script: str = Field(pattern=r"^[a-z_/]+\.py$")
+
+    _check = field_validator("requirements")(lambda cls, v: _pinned(v))
+
+
 class Install(_Strict):
     requirements: list[str]
     # The framework's version in this install, where it differs from the framework's `version`.
@@ -67,6 +76,8 @@ class Install(_Strict):
     extra_index_urls: list[str] = []
     # This (framework, device)'s own base, where the framework needs another runtime than the device's.
     base: Optional[Base] = None
+    # Converts the model files at build time (ncnn: ONNX -> param/bin), into the model's image layer.
+    converter: Optional[Converter] = None
 
     _check = field_validator("requirements")(lambda cls, v: _pinned(v))
 
@@ -121,7 +132,9 @@ class Backend(_Strict):
 
     @property
     def file_name(self) -> str:
-        return self.artifact.name if self.artifact else self.model_file  # type: ignore[return-value]
+        """The file the harness loads: `model_file` where given (a build-time conversion's output),
+        else the artifact's name."""
+        return self.model_file or self.artifact.name  # type: ignore[union-attr]
 
 
 class Dataset(_Strict):

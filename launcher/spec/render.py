@@ -44,6 +44,7 @@ def render_all(spec: Spec) -> list[Rendered]:
             framework_version=spec.framework_version(framework, device),
             device=device,
             base=spec.base_for(framework, device),
+            converter=spec.install(framework, device).converter,
             models=models,
             datasets={m: spec.models[m].dataset for m in models},
             model_deps=spec.deps_owners(models),

@@ -17,6 +17,8 @@ FRAMEWORKS = {
     "pytorch_backend.py": {"torch"},
     "tf_backend.py": {"tensorflow"},
     "tflite_backend.py": {"ai_edge_litert", "tflite_runtime", "tensorflow"},
+    "ncnn_backend.py": {"ncnn"},
+    "deepsparse_backend.py": {"deepsparse", "onnx"},  # onnx: a deepsparse dependency, for the signature
     # the reference architectures for pytorch state_dicts (imported by pytorch_backend.py only)
     "weights_pytorch.py": {"torch", "transformers"},
 }

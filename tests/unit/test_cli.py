@@ -31,7 +31,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 
 def test_broken_spec_is_one_line_and_exit_2(tmp_path):
     path = tmp_path / "images.yaml"
-    path.write_text(DEFAULT_SPEC.read_text().replace("python: \"3.11\"", "python: three"))
+    path.write_text(DEFAULT_SPEC.read_text().replace("python: \"3.11\"", "python: three", 1))
     proc = cli("list", "--spec", str(path))
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {path}: devices.cpu.base.python: expected String should match pattern '^3\\.\\d+$'"

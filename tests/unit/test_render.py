@@ -87,7 +87,7 @@ def test_base_override_in_spec_reaches_the_default_arg(tmp_path):
     raw["devices"]["cpu"]["base"]["image"] = "harbor.lab.example/library/python:3.11"
     path = tmp_path / "images.yaml"
     path.write_text(yaml.safe_dump(raw))
-    text = render.render_all(load_spec(path))[0].text
+    [text] = [r.text for r in render.render_all(load_spec(path)) if r.name == "onnxruntime-cpu.Dockerfile"]
     assert "ARG BASE_IMAGE=harbor.lab.example/library/python:3.11" in text
 
 
