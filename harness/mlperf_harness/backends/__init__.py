@@ -29,12 +29,16 @@ _BACKENDS = {
     "pytorch": ("mlperf_harness.backends.pytorch_backend", "PyTorchBackend"),
     "tf": ("mlperf_harness.backends.tf_backend", "TensorFlowBackend"),
     "tflite": ("mlperf_harness.backends.tflite_backend", "TFLiteBackend"),
+    "tvm-onnx": ("mlperf_harness.backends.tvm_backend", "TVMOnnxBackend"),
+    "tvm-pytorch": ("mlperf_harness.backends.tvm_backend", "TVMPyTorchBackend"),
+    "tvm-tflite": ("mlperf_harness.backends.tvm_backend", "TVMTFLiteBackend"),
 }
 _ALIASES = {"tensorflow": "tf"}
 
 # The layout each backend's image models take (as the reference: TF and TFLite
 # are NHWC, ONNX and PyTorch NCHW); known without importing the framework.
-IMAGE_FORMATS = {"onnxruntime": "NCHW", "pytorch": "NCHW", "tf": "NHWC", "tflite": "NHWC"}
+IMAGE_FORMATS = {"onnxruntime": "NCHW", "pytorch": "NCHW", "tf": "NHWC", "tflite": "NHWC",
+                 "tvm-onnx": "NCHW", "tvm-pytorch": "NCHW", "tvm-tflite": "NHWC"}
 
 
 def backend_names():
