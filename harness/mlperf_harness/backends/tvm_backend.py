@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -49,6 +49,9 @@ _ISA = {
     "pclmul", "xop", "adx", "rdrnd", "rdseed", "sha", "vaes", "vpclmulqdq", "gfni", "avxvnni",
     "amx-tile", "amx-int8", "amx-bf16", "amx-fp16", "64bit",
 }
+
+# (framework, source sha256, target) -> the folder a model was compiled into at load, for this process.
+_COMPILED: Dict[Tuple[str, str, str], tempfile.TemporaryDirectory] = {}
 
 
 def cpuinfo_flag(feature: str) -> Optional[str]:
@@ -97,15 +100,10 @@ class TVMBackend(Backend):
         self.compiled_here = False
         compiled = Path(os.environ.get("MLPERF_TVM_COMPILED", COMPILED_DIR))
         meta = self._meta(compiled)
-        if meta is None or meta.get("source_sha256") != tvm_compile.sha256_file(Path(self.model_path)):
-            self._tmp = tempfile.TemporaryDirectory(prefix="tvm-")
-            compiled = Path(self._tmp.name)
+        digest = tvm_compile.sha256_file(Path(self.model_path))
+        if meta is None or meta.get("source_sha256") != digest:
             target = os.environ.get("MLPERF_TVM_TARGET", tvm_compile.DEFAULT_TARGET)
-            try:
-                tvm_compile.compile_model(self.name, Path(self.model_path), compiled, target)
-            except Exception as exc:
-                raise HarnessError(f"TVM cannot compile {self.model_path} for {target}: "
-                                   f"{first_line(exc)}") from None
+            compiled = self._compile_once(digest, target)
             self.compiled_here = True
             meta = self._meta(compiled)
         self.meta = meta
@@ -113,10 +111,9 @@ class TVMBackend(Backend):
         if self.threads:
             os.environ["TVM_NUM_THREADS"] = str(self.threads)  # read when TVM's pool first starts
         try:
-            self.vm = relax.VirtualMachine(tvm.runtime.load_module(str(compiled / tvm_compile.LIBRARY)),
-                                           tvm.cpu())
+            self.vm = relax.VirtualMachine(tvm_compile.load_executable(compiled), tvm.cpu())
         except Exception as exc:
-            raise HarnessError(f"TVM cannot load {compiled / tvm_compile.LIBRARY}: {first_line(exc)}") from None
+            raise HarnessError(f"TVM cannot load the model compiled in {compiled}: {first_line(exc)}") from None
         names = match_names(self.wanted_inputs, meta["inputs"], "input(s)", self.model_path)
         if len(names) != len(meta["inputs"]):
             raise HarnessError(f"{self.model_path}: the model has inputs {meta['inputs']}, "
@@ -125,6 +122,21 @@ class TVMBackend(Backend):
         self.output_index = [meta["outputs"].index(n) for n in wanted]
         self.max_batch = None if meta["dynamic_batch"] else 1
         self._lock = threading.Lock()
+
+    def _compile_once(self, digest: str, target: str) -> Path:
+        """Compile the model for ``target`` into a temporary folder, once per process (the harness
+        loads a backend per LoadGen test)."""
+        key = (self.name, digest, target)
+        if key not in _COMPILED:
+            folder = tempfile.TemporaryDirectory(prefix="tvm-")
+            try:
+                tvm_compile.compile_model(self.name, Path(self.model_path), Path(folder.name), target)
+            except Exception as exc:
+                folder.cleanup()
+                raise HarnessError(f"TVM cannot compile {self.model_path} for {target}: "
+                                   f"{first_line(exc)}") from None
+            _COMPILED[key] = folder
+        return Path(_COMPILED[key].name)
 
     @staticmethod
     def _meta(folder: Path) -> Optional[dict]:

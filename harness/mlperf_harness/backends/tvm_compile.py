@@ -4,7 +4,10 @@
 
     python -m mlperf_harness.backends.tvm_compile --framework tvm-onnx --target llvm MODEL OUT_DIR
 
-writes OUT_DIR/model.so (the Relax VM executable, ``export_library``) and OUT_DIR/compiled.json:
+writes OUT_DIR/model.vm (the Relax VM executable: bytecode and constants), OUT_DIR/kernels-<i>.ll
+(its compiled kernels as optimised LLVM IR for the target, which TVM's own LLVM turns into machine code
+when it loads them: ``export_library`` would need a C compiler and linker, which images do not carry)
+and OUT_DIR/compiled.json:
 the target, the LLVM CPU features it needs, the source file's name and sha256, the input names and
 layout, the output names in the executable's order and whether the batch dimension is dynamic.
 
@@ -25,7 +28,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-LIBRARY = "model.so"
+EXECUTABLE = "model.vm"
+KERNELS = "kernels-{}.ll"
 META = "compiled.json"
 FRAMEWORKS = ("tvm-onnx", "tvm-pytorch", "tvm-tflite")
 DEFAULT_TARGET = "llvm"
@@ -143,8 +147,14 @@ def compile_model(framework: str, model: Path, out_dir: Path, target: str = DEFA
     executable = relax.build(mod, target=tvm_target)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    executable.export_library(str(out_dir / LIBRARY))
-    meta = {"framework": framework, "tvm": tvm.__version__, "target": target,
+    executable.mod.write_to_file(str(out_dir / EXECUTABLE))
+    kernels = []
+    for i, lib in enumerate(executable.mod.imports):
+        if lib.kind != "llvm":
+            raise ValueError(f"TVM compiled a {lib.kind} module, not llvm: not loadable without a linker")
+        lib.write_to_file(str(out_dir / KERNELS.format(i)), "ll")
+        kernels.append(KERNELS.format(i))
+    meta = {"kernels": kernels, "framework": framework, "tvm": tvm.__version__, "target": target,
             "features": target_features(target), "source": Path(model).name,
             "source_sha256": sha256_file(Path(model)), "inputs": inputs, "outputs": outputs,
             "dynamic_batch": dynamic, "layout": layout}
@@ -165,9 +175,23 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({k: v for k, v in meta.items() if k != "features"}))
+    print(json.dumps({k: v for k, v in meta.items() if k not in ("features", "kernels")}))
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def load_executable(folder: Path):
+    """The compiled executable in ``folder`` with its kernels imported (LLVM IR, made machine code by
+    TVM's LLVM when loaded), ready for ``relax.VirtualMachine``."""
+    import tvm
+    import tvm_ffi
+
+    meta = json.loads((Path(folder) / META).read_text(encoding="utf-8"))
+    executable = tvm_ffi.get_global_func("ffi.Module.load_from_file.relax.VMExecutable")(
+        str(Path(folder) / EXECUTABLE))
+    for name in meta["kernels"]:
+        executable.import_module(tvm.runtime.load_module(str(Path(folder) / name)))
+    return executable
