@@ -37,13 +37,16 @@ from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
 
 # benchmark name -> (harness model, stand-in generator module, backends with a stand-in)
 MODELS = {
-    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite")),
+    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite", "tvm-onnx", "tvm-tflite")),
     "bert": ("bert-99", "bert", ("onnxruntime", "pytorch")),
 }
 # MLPerf's Server latency bounds (mlperf.conf), ms
 LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
-              "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow")}
+              "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "tvm-onnx": ("tvm",),
+              "tvm-tflite": ("tvm",)}
+# TVM compiles another backend's stand-in file (the same weights): the format each one's generator writes.
+STANDIN_FORMAT = {"tvm-onnx": "onnxruntime", "tvm-tflite": "tflite"}
 # Where the generators live (first found wins).
 GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
 
@@ -72,7 +75,7 @@ class Case:
         harness_model, gen_name, _ = MODELS[model]
         gen = generator(gen_name)
         size = {"n_samples": samples} if gen_name == "resnet50" else {"n_questions": samples}
-        info = gen.generate(work / f"{model}-{backend}", backend=backend, **size)
+        info = gen.generate(work / f"{model}-{backend}", backend=STANDIN_FORMAT.get(backend, backend), **size)
         self.name, self.backend_name, self.batch = model, backend, batch
         self.info = models.get_model(harness_model)
         self.backend = backends.create_backend(

@@ -38,7 +38,6 @@ def test_tvm_onnx_every_scenario_keeps_the_known_accuracy(standin, tmp_path):
     assert len(described) == 8 and all("tvm 0.27" in l and "target llvm (compiled at load)" in l
                                        for l in described), described
     assert len(re.findall(r"^(\w+) performance: .*result (VALID|INVALID)$", proc.stdout, re.M)) == 4
-    # One compile for the eight LoadGen tests: the executable is cached per process.
     assert "largest batch 8 (max-batchsize 8) for Offline accuracy" in proc.stdout
 
 
@@ -53,21 +52,6 @@ def test_tvm_tflite_on_the_same_weights(standin, backend_models, tmp_path):
     assert _accuracy_lines(proc.stdout) == {"Offline": _known(standin)}
     # The TFLite frontend takes no symbolic batch: the model's own batch of one caps the batches.
     assert "largest batch 1 (max-batchsize 1) for Offline accuracy" in proc.stdout
-
-
-def test_tvm_pytorch_goes_through_torch_export(tmp_path_factory, tmp_path):
-    pytest.importorskip("torch")
-    from mlperf_harness.models.resnet50.standin_pytorch import generate
-
-    info = generate(tmp_path_factory.mktemp("tvm-pytorch"))
-    proc = run_harness(["--model", "resnet50", "--backend", "tvm-pytorch", "--device", "cpu",
-                        "--model_path", info["model_path"], "--dataset_path", info["dataset_path"],
-                        "--output_dir", tmp_path, "--system", "box", "--scenario", "Offline",
-                        "--mode", "accuracy", "--max_batchsize", "16", "--count", "40"],
-                       cwd=tmp_path, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    good = round(40 * info["top1"] / 100)
-    assert _accuracy_lines(proc.stdout) == {"Offline": f"accuracy={100 * good / 40:.3f}%, good={good}, total=40"}
 
 
 def test_compile_cli_writes_the_executable_and_what_it_needs(standin, tmp_path):

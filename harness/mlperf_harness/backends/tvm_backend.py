@@ -3,7 +3,8 @@ backends/tvm_compile.py with the Relax VM on the CPU.
 
 The image compiles its baked model at build time (COMPILED_DIR: model.so + compiled.json, the
 source's sha256 tying the two); a model file without that compiled twin (``--model``, host tests)
-is compiled when the backend loads it, for $MLPERF_TVM_TARGET (default ``llvm``). Before loading,
+is compiled when the backend loads it, for $MLPERF_TVM_TARGET (default ``llvm``; the image sets its
+build target), and kept for the run's other LoadGen tests. Before loading,
 the CPU features the compiled target needs (LLVM's names, recorded at compile time) are checked
 against /proc/cpuinfo: a missing one is refused with the reason instead of an illegal-instruction
 crash. The VM is not thread-safe, so calls are serialised (as the tflite backend's).
@@ -11,12 +12,14 @@ crash. The VM is not thread-safe, so calls are serialised (as the tflite backend
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Iterable, List, Optional, Set
 
 import numpy as np
 
@@ -49,9 +52,6 @@ _ISA = {
     "pclmul", "xop", "adx", "rdrnd", "rdseed", "sha", "vaes", "vpclmulqdq", "gfni", "avxvnni",
     "amx-tile", "amx-int8", "amx-bf16", "amx-fp16", "64bit",
 }
-
-# (framework, source sha256, target) -> the folder a model was compiled into at load, for this process.
-_COMPILED: Dict[Tuple[str, str, str], tempfile.TemporaryDirectory] = {}
 
 
 def cpuinfo_flag(feature: str) -> Optional[str]:
@@ -124,19 +124,27 @@ class TVMBackend(Backend):
         self._lock = threading.Lock()
 
     def _compile_once(self, digest: str, target: str) -> Path:
-        """Compile the model for ``target`` into a temporary folder, once per process (the harness
-        loads a backend per LoadGen test)."""
-        key = (self.name, digest, target)
-        if key not in _COMPILED:
-            folder = tempfile.TemporaryDirectory(prefix="tvm-")
-            try:
-                tvm_compile.compile_model(self.name, Path(self.model_path), Path(folder.name), target)
-            except Exception as exc:
-                folder.cleanup()
-                raise HarnessError(f"TVM cannot compile {self.model_path} for {target}: "
-                                   f"{first_line(exc)}") from None
-            _COMPILED[key] = folder
-        return Path(_COMPILED[key].name)
+        """The model compiled for ``target``, once per run: each LoadGen test loads the backend in its
+        own process, so the result is kept in a folder of the temporary directory keyed by
+        framework, model sha256, target and TVM version (made under another name, then renamed)."""
+        key = hashlib.sha256(json.dumps([self.name, digest, target, tvm.__version__]).encode()).hexdigest()
+        folder = Path(tempfile.gettempdir()) / f"mlperf-tvm-{os.getuid()}" / key[:24]
+        if self._meta(folder) is not None:
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        try:
+            tvm_compile.compile_model(self.name, Path(self.model_path), partial, target)
+            partial.rename(folder)
+        except OSError:  # another process finished first
+            shutil.rmtree(partial, ignore_errors=True)
+            if self._meta(folder) is None:
+                raise
+        except Exception as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise HarnessError(f"TVM cannot compile {self.model_path} for {target}: "
+                               f"{first_line(exc)}") from None
+        return folder
 
     @staticmethod
     def _meta(folder: Path) -> Optional[dict]:

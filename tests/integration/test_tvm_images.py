@@ -1,0 +1,64 @@
+"""The TVM images, built from the local base: the model compiled at build time in its own stage for the
+target images.yaml names (labelled), then run from `mlperf-docker run`. tvm-onnx compiles the
+onnxruntime stand-in (same weights, so the same known top-1) and runs every scenario; tvm-pytorch
+builds the reference ResNet from the pytorch stand-in's state_dict and imports it through torch.export
+(its own dataset and known top-1), one scenario. Counts are small to keep CI short.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from integration_support import REPOSITORY, mlperf_docker
+
+pytestmark = pytest.mark.docker
+
+SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
+COUNT = 40
+
+
+def _known(cache_dir, name: str, count: int) -> str:
+    [path] = cache_dir.glob(f"standins/{name}-*/expected.json")
+    info = json.loads(path.read_text())
+    # The stand-ins spread their correct samples evenly: any prefix of `count` has round(count * f).
+    good = int(count * info["top1"] / 100 + 0.5)
+    return f"accuracy={100 * good / count:.3f}%, good={good}, total={count}"
+
+
+def _build_and_run(cli_env, tmp_path, variation: str, scenarios, mode: str):
+    proc = mlperf_docker(cli_env, "build", "--variation", variation)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out_dir = tmp_path / "results"
+    proc = mlperf_docker(cli_env, "run", "--variation", variation, "--scenario", ",".join(scenarios),
+                         "--mode", mode, "--count", str(COUNT), "--test_query_count", "16",
+                         "--output_dir", str(out_dir))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [run_dir] = out_dir.iterdir()
+    return proc, run_dir
+
+
+def _accuracy(run_dir, scenario: str) -> str:
+    [folder] = run_dir.glob(f"*/resnet50/{scenario}/accuracy")
+    return (folder / "accuracy.txt").read_text().strip()
+
+
+def test_tvm_onnx_compiled_at_build_runs_every_scenario(base, docker_client, cli_env, cache_dir, tmp_path):
+    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-onnx,_cpu,_resnet50", SCENARIOS, "both")
+    image = docker_client.images.get(f"{REPOSITORY}/tvm-onnx-cpu:resnet50-fp32-standin")
+    assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
+    known = _known(cache_dir, "resnet50", COUNT)
+    for scenario in SCENARIOS:
+        assert known in _accuracy(run_dir, scenario), scenario
+        [summary] = run_dir.glob(f"*/resnet50/{scenario}/performance/run_1/mlperf_log_summary.txt")
+        assert re.search(rf"^Scenario : {scenario}$", summary.read_text(), re.M)
+    # The harness ran the executable the image compiled (not a compile at load).
+    described = re.findall(r"^backend for .*$", proc.stdout, re.M)
+    assert len(described) == 8 and all("target llvm (compiled at image build)" in d for d in described)
+
+
+def test_tvm_pytorch_through_torch_export(base, cli_env, cache_dir, tmp_path):
+    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-pytorch,_cpu,_resnet50", ["Offline"], "accuracy")
+    assert _known(cache_dir, "resnet50_pytorch", COUNT) in _accuracy(run_dir, "Offline")
+    assert "(tvm-pytorch frontend), Relax VM on cpu, target llvm (compiled at image build)" in proc.stdout
