@@ -39,7 +39,7 @@ ARG TVM_TARGET=llvm
 COPY models/resnet50/ /opt/mlperf/model/
 COPY harness/ /opt/mlperf/harness/
 RUN PYTHONPATH=/opt/mlperf/harness python3 -m mlperf_harness.backends.tvm_compile --framework tvm-tflite \
-        --target "${TVM_TARGET}" /opt/mlperf/model/resnet50_v1.tflite /opt/mlperf/compiled
+        --target "${TVM_TARGET}" --if-present /opt/mlperf/model/resnet50_v1.tflite /opt/mlperf/compiled
 
 FROM framework AS resnet50
 COPY --from=resnet50-tvm /opt/mlperf/compiled/ /opt/mlperf/compiled/

@@ -104,3 +104,17 @@ def test_a_target_this_cpu_lacks_is_refused(standin, tmp_path):
     errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1 and f"which needs CPU features this CPU lacks ({lacking};" in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_tvm_onnx_runs_the_bert_stand_in(bert_standin, tmp_path):
+    """bert's ONNX stand-in (int64 inputs, symbolic batch) through TVM: the same EM/F1 as onnxruntime."""
+    proc = run_harness(["--model", "bert-99", "--backend", "tvm-onnx", "--device", "cpu",
+                        "--model_path", bert_standin["models"]["onnxruntime"],
+                        "--dataset_path", bert_standin["dataset_path"], "--output_dir", tmp_path,
+                        "--system", "box", "--scenario", "Offline", "--mode", "accuracy",
+                        "--max_batchsize", "8"], cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("Offline accuracy: "))
+    scores = json.loads(line.split(": ", 1)[1])
+    assert scores["exact_match"] == bert_standin["exact_match"]
+    assert abs(scores["f1"] - bert_standin["f1"]) < 1e-9
