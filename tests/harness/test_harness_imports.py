@@ -17,6 +17,9 @@ FRAMEWORKS = {
     "pytorch_backend.py": {"torch"},
     "tf_backend.py": {"tensorflow"},
     "tflite_backend.py": {"ai_edge_litert", "tflite_runtime", "tensorflow"},
+    "tvm_backend.py": {"tvm"},
+    # TVM's frontends, imported by the compile step for the framework being compiled
+    "tvm_compile.py": {"tvm", "tvm_ffi", "onnx", "torch", "tflite"},
     # the reference architectures for pytorch state_dicts (imported by pytorch_backend.py only)
     "weights_pytorch.py": {"torch", "transformers"},
 }
