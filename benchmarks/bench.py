@@ -82,6 +82,8 @@ class Case:
             backend, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
             output_names=self.info.output_names)
+        # A model with a fixed batch (the tvm-tflite stand-in: 1) caps the batches, as in the harness.
+        self.batch = batch = min(batch, self.backend.max_batch or batch)
         dataset = self.info.open_dataset(info["dataset_path"],
                                          layout=getattr(self.backend, "image_format", "NCHW"))
         self.count = len(dataset)

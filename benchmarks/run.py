@@ -118,7 +118,7 @@ def measure(case: "bench.Case", args) -> dict:
             server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
-        "batch_size": args.batch_size, "cpus": os.cpu_count(), "prefetch": pf,
+        "batch_size": case.batch, "cpus": os.cpu_count(), "prefetch": pf,
         "offline_samples": n_off,
         "offline_pairs_samples_per_s": offline,
         "singlestream_pairs_p90_ms": single,
