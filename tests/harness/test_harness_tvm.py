@@ -1,7 +1,8 @@
 """The TVM backends on the host (apache-tvm is a test dependency): tvm-onnx in every scenario on the
-onnxruntime stand-in (compiled at load, once per process) with its known accuracy, tvm-tflite and
-tvm-pytorch on their formats of the same weights, the compile CLI's artifact, and the refusal of a
-model compiled for CPU features this CPU lacks."""
+onnxruntime stand-in (compiled at load, once per run) with its known accuracy, tvm-tflite on the tflite
+export of the same weights, tvm-pytorch through torch.export on the pytorch stand-in, bert on tvm-onnx,
+the compile CLI's artifact, and the refusal of a model compiled for CPU features this CPU lacks.
+tvm-onnx also runs in its image (tests/integration/test_tvm_images.py)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,24 @@ def test_tvm_tflite_on_the_same_weights(standin, backend_models, tmp_path):
     assert _accuracy_lines(proc.stdout) == {"Offline": _known(standin)}
     # The TFLite frontend takes no symbolic batch: the model's own batch of one caps the batches.
     assert "largest batch 1 (max-batchsize 1) for Offline accuracy" in proc.stdout
+
+
+def test_tvm_pytorch_goes_through_torch_export(tmp_path_factory, tmp_path):
+    """The pytorch stand-in's state_dict, loaded into the reference ResNet and imported through
+    torch.export: its own dataset's known top-1 on a prefix of 40 samples."""
+    pytest.importorskip("torch")
+    from mlperf_harness.models.resnet50.standin_pytorch import generate
+
+    info = generate(tmp_path_factory.mktemp("tvm-pytorch"))
+    proc = run_harness(["--model", "resnet50", "--backend", "tvm-pytorch", "--device", "cpu",
+                        "--model_path", info["model_path"], "--dataset_path", info["dataset_path"],
+                        "--output_dir", tmp_path, "--system", "box", "--scenario", "Offline",
+                        "--mode", "accuracy", "--max_batchsize", "16", "--count", "40"],
+                       cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    good = int(40 * info["top1"] / 100 + 0.5)
+    assert _accuracy_lines(proc.stdout) == {"Offline": f"accuracy={100 * good / 40:.3f}%, good={good}, total=40"}
+    assert "(tvm-pytorch frontend)" in proc.stdout
 
 
 def test_compile_cli_writes_the_executable_and_what_it_needs(standin, tmp_path):
