@@ -32,8 +32,7 @@ def _build_and_run(cli_env, tmp_path, variation: str, scenarios, mode: str):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out_dir = tmp_path / "results"
     proc = mlperf_docker(cli_env, "run", "--variation", variation, "--scenario", ",".join(scenarios),
-                         "--mode", mode, "--count", str(COUNT), "--test_query_count", "16",
-                         "--output_dir", str(out_dir))
+                         "--mode", mode, "--count", str(COUNT), "--output_dir", str(out_dir))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     [run_dir] = out_dir.iterdir()
     return proc, run_dir
@@ -45,15 +44,17 @@ def _accuracy(run_dir, scenario: str) -> str:
 
 
 def test_tvm_onnx_compiled_at_build_runs_every_scenario(base, docker_client, cli_env, cache_dir, tmp_path):
-    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-onnx,_cpu,_resnet50", SCENARIOS, "both")
+    # Accuracy mode only (one container test per scenario): the performance runs are the harness's,
+    # covered on the host by tests/harness/test_harness_tvm.py.
+    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-onnx,_cpu,_resnet50", SCENARIOS, "accuracy")
     image = docker_client.images.get(f"{REPOSITORY}/tvm-onnx-cpu:resnet50-fp32-standin")
     assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
     known = _known(cache_dir, "resnet50", COUNT)
     for scenario in SCENARIOS:
         assert known in _accuracy(run_dir, scenario), scenario
-        [summary] = run_dir.glob(f"*/resnet50/{scenario}/performance/run_1/mlperf_log_summary.txt")
-        assert re.search(rf"^Scenario : {scenario}$", summary.read_text(), re.M)
+        [detail] = run_dir.glob(f"*/resnet50/{scenario}/accuracy/mlperf_log_detail.txt")
+        assert f'"key": "effective_scenario", "value": "{scenario}"' in detail.read_text()
     # The harness ran the executable the image compiled (not a compile at load).
     described = re.findall(r"^backend for .*$", proc.stdout, re.M)
-    assert len(described) == 8 and all("target llvm (compiled at image build)" in d for d in described)
+    assert len(described) == 4 and all("target llvm (compiled at image build)" in d for d in described)
 
