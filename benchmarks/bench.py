@@ -37,17 +37,19 @@ from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
 
 # benchmark name -> (harness model, stand-in generator module, backends with a stand-in)
 MODELS = {
-    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse")),
+    "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse",
+                              "tvm-onnx", "tvm-tflite")),
     "bert": ("bert-99", "bert", ("onnxruntime", "pytorch", "deepsparse")),
 }
-# Backends that run the onnxruntime stand-in's ONNX model (deepsparse), or a build-time conversion of it
-# (ncnn: harness/mlperf_harness/backends/ncnn_convert.py, as the image's convert stage runs it).
-FROM_ONNX = ("ncnn", "deepsparse")
 # MLPerf's Server latency bounds (mlperf.conf), ms
 LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
-              "deepsparse": ("deepsparse",)}
+              "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",)}
+# The stand-in file each backend runs, by the generator backend that writes it: deepsparse runs the
+# onnxruntime stand-in's ONNX model; ncnn a build-time conversion of it (backends/ncnn_convert.py, as the
+# image's convert stage runs it); TVM compiles onnxruntime's or tflite's file (the same weights).
+STANDIN_FORMAT = {"deepsparse": "onnxruntime", "ncnn": "onnxruntime", "tvm-onnx": "onnxruntime", "tvm-tflite": "tflite"}
 # Where the generators live (first found wins).
 GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
 
@@ -77,7 +79,7 @@ class Case:
         gen = generator(gen_name)
         size = {"n_samples": samples} if gen_name == "resnet50" else {"n_questions": samples}
         out = work / f"{model}-{backend}"
-        info = gen.generate(out, backend="onnxruntime" if backend in FROM_ONNX else backend, **size)
+        info = gen.generate(out, backend=STANDIN_FORMAT.get(backend, backend), **size)
         if backend == "ncnn":
             from mlperf_harness.backends import ncnn_convert
 
@@ -89,6 +91,8 @@ class Case:
             backend, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
             output_names=self.info.output_names)
+        # A model with a fixed batch (the tvm-tflite stand-in: 1) caps the batches, as in the harness.
+        self.batch = batch = min(batch, self.backend.max_batch or batch)
         dataset = self.info.open_dataset(info["dataset_path"],
                                          layout=getattr(self.backend, "image_format", "NCHW"))
         self.count = len(dataset)

@@ -2,7 +2,7 @@
 """The harness's performance figures, for every backend x model stand-in on this host.
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
-        [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse] [--batch-size 32] [--threads N]
+        [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite] [--batch-size 32] [--threads N]
         [--rounds 5] [--server-rounds 1] [--prefetch] [--workdir DIR]
 
 For each case (a backend whose framework is installed, a model with a
@@ -14,7 +14,9 @@ stand-in for it), in one process (see bench.py):
 - Server peak/Offline: the highest VALID Server target (find-peak's search,
   at the model's MLPerf latency bound) over the harness's Offline throughput
   at the same max batch, each step's Offline measured right before it; and
-  the same with batch_timeout_ms 0 (the pool runs whatever is waiting at once).
+  the same with batch_timeout_ms 0 (the pool runs whatever is waiting at once);
+- Offline x onnxruntime: the harness's Offline throughput over onnxruntime's
+  on the same model (the tvm backends compile onnxruntime's / tflite's file).
 
 Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
@@ -48,7 +50,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, help="write every reading to this file")
     p.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated")
-    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite,ncnn,deepsparse", help="comma-separated")
+    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite",
+                   help="comma-separated")
     p.add_argument("--batch-size", type=int, default=32, help="max batch (Offline and Server)")
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                    help="framework intra-op threads, raw and harness alike (default: one less "
@@ -115,7 +118,7 @@ def measure(case: "bench.Case", args) -> dict:
             server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
-        "batch_size": args.batch_size, "cpus": os.cpu_count(), "prefetch": pf,
+        "batch_size": case.batch, "cpus": os.cpu_count(), "prefetch": pf,
         "offline_samples": n_off,
         "offline_pairs_samples_per_s": offline,
         "singlestream_pairs_p90_ms": single,
@@ -135,26 +138,29 @@ def _cell(figure, digits=3) -> str:
             f"{figure['max']:.{digits}f}]")
 
 
-def _versus_onnxruntime(row, rows) -> str:
-    """The harness's Offline throughput over onnxruntime's on the same model's stand-in (same run)."""
-    base = next((r for r in rows if r["model"] == row["model"] and r["backend"] == "onnxruntime"), None)
-    if base is None or row["backend"] == "onnxruntime":
-        return "-"
-    return f"{row['offline_harness_samples_per_s']['median'] / base['offline_harness_samples_per_s']['median']:.3f}"
-
-
 def table(rows) -> str:
-    head = ("model", "backend", "Offline harness/raw", "Offline /onnxruntime", "SS p90 overhead ms",
-            "Server peak/Offline", "same, timeout 0")
+    head = ("model", "backend", "Offline harness/raw", "SS p90 overhead ms",
+            "Server peak/Offline", "same, timeout 0", "Offline x onnxruntime")
     lines = [head] + [(r["model"], r["backend"], _cell(r["offline_harness_over_raw"]),
-                       _versus_onnxruntime(r, rows),
                        _cell(r["singlestream_p90_overhead_ms"], 4),
                        _cell(r["server_peak_over_offline"]),
-                       _cell(r["server_peak_over_offline_timeout_0"])) for r in rows]
+                       _cell(r["server_peak_over_offline_timeout_0"]),
+                       _cell(r.get("offline_over_onnxruntime"))) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(out) + "\n(median [min, max] over the rounds)"
+
+
+def versus_onnxruntime(rows) -> None:
+    """Each row's harness Offline samples/s over onnxruntime's on the same model's stand-in, round by
+    round (the same weights: the tvm backends compile onnxruntime's and tflite's files)."""
+    base = {r["model"]: [h for _, h in r["offline_pairs_samples_per_s"]] for r in rows
+            if r["backend"] == "onnxruntime"}
+    for r in rows:
+        if r["model"] in base:
+            mine = [h for _, h in r["offline_pairs_samples_per_s"]]
+            r["offline_over_onnxruntime"] = summary([m / o for m, o in zip(mine, base[r["model"]])])
 
 
 def main(argv=None) -> int:
@@ -178,6 +184,7 @@ def main(argv=None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+    versus_onnxruntime(rows)
     print(table(rows))
     for line in skipped:
         print(f"skipped {line}")

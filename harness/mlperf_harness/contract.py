@@ -27,6 +27,7 @@ CUSTOM_MODEL_DIR = "/opt/mlperf/custom-model"
 DATASET_DIR = "/opt/mlperf/dataset"
 USER_DATASET_MOUNT = "/opt/mlperf/user-dataset"
 HARNESS_DIR = "/opt/mlperf/harness"
+COMPILED_DIR = "/opt/mlperf/compiled"  # a model compiled at image build time (TVM: backends/tvm_compile.py)
 IN_IMAGE_SPEC = "/opt/mlperf/harness/images.yaml"
 
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
@@ -34,7 +35,8 @@ MODES = ("accuracy", "performance", "both")
 RUN_STYLES = ("test", "valid")
 DEVICES = ("cpu", "cuda", "rocm")
 PRECISIONS = ("fp32", "float16", "bfloat16", "int8")  # images.yaml's precision names
-BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse")
+BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse", "tvm-onnx", "tvm-pytorch",
+            "tvm-tflite")
 BACKEND_ALIASES = {"tensorflow": "tf"}
 QPS_SCENARIOS = ("Offline", "Server")
 # MLPerf's audit (compliance) tests the harness knows: TEST01 accuracy in performance mode,

@@ -43,13 +43,16 @@ def image_tag(session: Session, key: ImageKey) -> str:
 def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
     """The build arguments of an image: one function for `build` and for `matrix --format bake`."""
     base = settings.base(key.device, key.framework)
-    return {
+    args = {
         "BASE_IMAGE": base.image,
         "PYTHON_VERSION": base.python,
         "REVISION": revision(),
         "SPEC_DIGEST": settings.spec.digest,
         "ARTIFACTS": "standin" if key.standin else "real",
     }
+    if target := settings.spec.frameworks[key.framework].compile_target:
+        args["TVM_TARGET"] = target
+    return args
 
 
 def prepare(session: Session, variation: Variation, standin: bool = True, no_cache: bool = False) -> BuildRequest:

@@ -85,6 +85,9 @@ class Install(_Strict):
 class Framework(_Strict):
     aliases: list[str] = []
     version: Optional[str] = None
+    # TVM: the CPU target its images compile the model for at build time (a `<model>-tvm` stage runs
+    # the harness's backends/tvm_compile.py); named in the image label io.mlperf-docker.tvm-target.
+    compile_target: Optional[str] = None
     installs: dict[str, Install] = {}
     # Per-device reasons where `installs` has no entry; a string refuses every device.
     refuse: Optional[str | dict[str, str]] = None

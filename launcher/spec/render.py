@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-from mlperf_harness.contract import DATASET_DIR, HARNESS_DIR, MODEL_DIR
+from mlperf_harness.contract import COMPILED_DIR, DATASET_DIR, HARNESS_DIR, MODEL_DIR
 
 from launcher.spec.model import Spec
 from launcher.spec.variation import stage_name
@@ -16,7 +16,7 @@ TEMPLATES = ROOT / "templates"
 # The in-image paths, from the launcher <-> harness contract (the harness and the run plan use the same).
 PATHS = {"model": MODEL_DIR, "dataset": DATASET_DIR, "harness": HARNESS_DIR,
          # where a model's own packages (images.yaml models.<name>.requirements) are installed
-         "model_deps": "/opt/model-deps"}
+         "model_deps": "/opt/model-deps", "compiled": COMPILED_DIR}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ def render_all(spec: Spec) -> list[Rendered]:
             project=spec.project,
             framework=framework,
             framework_version=spec.framework_version(framework, device),
+            compile_target=spec.frameworks[framework].compile_target,
             device=device,
             base=spec.base_for(framework, device),
             converter=spec.install(framework, device).converter,
@@ -49,6 +50,7 @@ def render_all(spec: Spec) -> list[Rendered]:
             datasets={m: spec.models[m].dataset for m in models},
             model_deps=spec.deps_owners(models),
             stages={m: stage_name(m) for m in models},
+            model_files={m: spec.backend(m, framework).file_name for m in models},
             paths=PATHS,
         )
         out.append(Rendered(f"{framework}-{device}.Dockerfile", text))

@@ -19,6 +19,9 @@ FRAMEWORKS = {
     "tflite_backend.py": {"ai_edge_litert", "tflite_runtime", "tensorflow"},
     "ncnn_backend.py": {"ncnn"},
     "deepsparse_backend.py": {"deepsparse", "onnx"},  # onnx: a deepsparse dependency, for the signature
+    "tvm_backend.py": {"tvm"},
+    # TVM's frontends, imported by the compile step for the framework being compiled
+    "tvm_compile.py": {"tvm", "tvm_ffi", "onnx", "torch", "tflite"},
     # the reference architectures for pytorch state_dicts (imported by pytorch_backend.py only)
     "weights_pytorch.py": {"torch", "transformers"},
 }

@@ -31,13 +31,17 @@ _BACKENDS = {
     "tflite": ("mlperf_harness.backends.tflite_backend", "TFLiteBackend"),
     "ncnn": ("mlperf_harness.backends.ncnn_backend", "NcnnBackend"),
     "deepsparse": ("mlperf_harness.backends.deepsparse_backend", "DeepSparseBackend"),
+    "tvm-onnx": ("mlperf_harness.backends.tvm_backend", "TVMOnnxBackend"),
+    "tvm-pytorch": ("mlperf_harness.backends.tvm_backend", "TVMPyTorchBackend"),
+    "tvm-tflite": ("mlperf_harness.backends.tvm_backend", "TVMTFLiteBackend"),
 }
 _ALIASES = {"tensorflow": "tf"}
 
 # The layout each backend's image models take (as the reference: TF and TFLite
 # are NHWC, ONNX and PyTorch NCHW); known without importing the framework.
 IMAGE_FORMATS = {"onnxruntime": "NCHW", "pytorch": "NCHW", "tf": "NHWC", "tflite": "NHWC",
-                 "ncnn": "NCHW", "deepsparse": "NCHW"}
+                 "ncnn": "NCHW", "deepsparse": "NCHW", "tvm-onnx": "NCHW", "tvm-pytorch": "NCHW",
+                 "tvm-tflite": "NHWC"}
 
 
 def backend_names():
