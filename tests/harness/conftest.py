@@ -117,3 +117,16 @@ def dlrm_standin(tmp_path_factory):
     info["root"] = out
     info["models"] = {"pytorch": Path(info["model_path"])}
     return info
+
+
+@pytest.fixture(scope="session")
+def rnnt_standin(tmp_path_factory):
+    """The rnnt stand-in (8 tone-alphabet utterances, WER 0), pytorch only."""
+    pytest.importorskip("torch")
+    from mlperf_harness.models.rnnt import standin
+
+    out = tmp_path_factory.mktemp("rnnt")
+    info = standin.generate(out)
+    info["root"] = out
+    info["models"] = {"pytorch": Path(info["model_path"])}
+    return info
