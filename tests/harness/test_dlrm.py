@@ -102,3 +102,19 @@ def test_single_and_multistream_refused(dlrm_standin, model_spec_env, tmp_path, 
         "python -m mlperf_harness: error: dlrm-99 runs Server and Offline only (as the reference); "
         f"not {scenario}"]
     assert not (tmp_path / "o").exists()
+
+
+def test_real_checkpoint_folder_refused(dlrm_standin, model_spec_env, tmp_path):
+    from mlperf_harness.models.dlrm_v2 import weights_pytorch
+
+    snapshot = tmp_path / "model_weights"
+    snapshot.mkdir()
+    (snapshot / weights_pytorch.SNAPSHOT_MARKER).write_text("{}")
+    weights_pytorch.check_model(str(dlrm_standin["model_path"]))  # a file passes
+    info = dict(dlrm_standin, models={"pytorch": snapshot})
+    proc = run_harness(standin_args("dlrm-99", info, "pytorch", tmp_path / "o", "--scenario", "Offline"),
+                       cwd=tmp_path, env=model_spec_env)
+    assert proc.returncode != 0 and not (tmp_path / "o").exists()
+    reason = "needs torchrec" if not weights_pytorch.torchrec_available() else "TorchScript export only"
+    assert "DLRM_DCN torchsnapshot checkpoint" in proc.stderr and reason in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

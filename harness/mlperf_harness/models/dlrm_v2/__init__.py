@@ -47,6 +47,7 @@ def rows(outputs) -> np.ndarray:
 CODE = ModelCode(
     input_names=("dense", "sparse"), outputs=("prob",), output_names=("prob",),
     postprocess=rows, infer="mlperf_harness.models.dlrm_v2:infer", max_batch=1,
+    check_model="mlperf_harness.models.dlrm_v2.weights_pytorch:check_model",
     scenarios=("Server", "Offline"), response_dtype="float32",
     dataset_class="mlperf_harness.models.dlrm_v2.dataset:CriteoDataset",
     accuracy="mlperf_harness.models.dlrm_v2.accuracy",
