@@ -40,9 +40,14 @@ MODELS = {
     "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse",
                               "tvm-onnx", "tvm-tflite")),
     "bert": ("bert-99", "bert", ("onnxruntime", "pytorch", "deepsparse")),
+    "dlrm": ("dlrm-99", "dlrm_v2", ("pytorch",)),
+    "rnnt": ("rnnt", "rnnt", ("pytorch",)),
 }
 # MLPerf's Server latency bounds (mlperf.conf), ms
-LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0}
+LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0}
+# each generator's size argument (--samples)
+SIZE_ARGUMENT = {"resnet50": "n_samples", "bert": "n_questions", "dlrm_v2": "n_samples",
+                 "rnnt": "n_utterances"}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
               "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",)}
@@ -77,16 +82,20 @@ class Case:
                  threads: Optional[int] = None, samples: int = 64) -> None:
         harness_model, gen_name, _ = MODELS[model]
         gen = generator(gen_name)
-        size = {"n_samples": samples} if gen_name == "resnet50" else {"n_questions": samples}
         out = work / f"{model}-{backend}"
-        info = gen.generate(out, backend=STANDIN_FORMAT.get(backend, backend), **size)
+        info = gen.generate(out, backend=STANDIN_FORMAT.get(backend, backend), **{SIZE_ARGUMENT[gen_name]: samples})
         if backend == "ncnn":
             from mlperf_harness.backends import ncnn_convert
 
             info["model_path"] = str(ncnn_convert.convert(Path(info["model_path"]), out / "ncnn",
                                                           ncnn_convert.pnnx_binary(None))[0])
-        self.name, self.backend_name, self.batch = model, backend, batch
         self.info = models.get_model(harness_model)
+        # the model's batching rule caps the batch (dlrm, rnnt: one sample per model call)
+        self.name, self.backend_name, self.batch = model, backend, min(batch, self.info.max_batch or batch)
+        # the model's own inference routine where one sample is more than backend.run (its
+        # feature extraction, aggregation), raw and harness alike
+        self.infer = self.info.infer() if self.info.code.infer else None
+        self._infer = self.infer or (lambda backend, batch: backend.run(batch))
         self.backend = backends.create_backend(
             backend, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
@@ -100,12 +109,17 @@ class Case:
         self.qsl.load_samples(list(range(self.count)))
         self.latency_bound_ms = LATENCY_BOUND_MS[model]
         self._rng = np.random.default_rng(0)
-        for size in (1, batch):
-            self.backend.run(self.qsl.gather(list(range(size))) if size == 1 else
-                             self.qsl.gather([i % self.count for i in range(size)]))
+        for size in (1, self.batch):
+            self._infer(self.backend, self.qsl.gather([i % self.count for i in range(size)]))
 
     def describe(self) -> str:
         return self.backend.describe()
+
+    def _post(self, outputs, indices):
+        """The response arrays, as the SUT makes them."""
+        if self.info.responses is not None:
+            return [np.ascontiguousarray(r) for r in self.info.responses(outputs, indices)]
+        return np.ascontiguousarray(self.info.postprocess(outputs))
 
     # raw ---------------------------------------------------------------------
     @staticmethod
@@ -130,19 +144,20 @@ class Case:
     def _raw_offline(self, n_samples: int) -> float:
         """samples/s: gather + run + postprocess per batch, back to back."""
         order = self._rng.integers(0, self.count, n_samples).tolist()
-        post, run, gather = self.info.postprocess, self.backend.run, self.qsl.gather
+        post, infer, backend, gather = self._post, self._infer, self.backend, self.qsl.gather
         start = time.perf_counter()
         for first in range(0, n_samples, self.batch):
-            np.ascontiguousarray(post(run(gather(order[first:first + self.batch]))))
+            indices = order[first:first + self.batch]
+            post(infer(backend, gather(indices)), indices)
         return n_samples / (time.perf_counter() - start)
 
     def _raw_singlestream_p90_ms(self, queries: int) -> float:
         order = self._rng.integers(0, self.count, queries).tolist()
-        run, gather = self.backend.run, self.qsl.gather
+        infer, backend, gather = self._infer, self.backend, self.qsl.gather
         times = []
         for index in order:
             t0 = time.perf_counter()
-            run(gather([index]))
+            infer(backend, gather([index]))
             times.append(time.perf_counter() - t0)
         return statistics.quantiles(times, n=10)[-1] * 1e3
 
@@ -171,7 +186,8 @@ class Case:
         max_batch = 1 if scenario == "SingleStream" else self.batch
         sut = SystemUnderTest(scenario, self.backend, self.qsl, self.info.postprocess,
                               max_batchsize=max_batch, prefetch=prefetch,
-                              batch_timeout_s=server_batch_timeout_s(bound_ns, batch_timeout_ms))
+                              batch_timeout_s=server_batch_timeout_s(bound_ns, batch_timeout_ms),
+                              infer=self.infer, responses=self.info.responses)
         with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as out:
             log = lg.LogSettings()
             log.log_output.outdir = out

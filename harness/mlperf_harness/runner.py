@@ -49,6 +49,8 @@ def _warnings(plan: RunPlan) -> List[str]:
 def run_plan(plan: RunPlan) -> int:
     model = models.get_model(plan.model)
     results.check_name("--system", plan.system)
+    if model.code.check_model:
+        model.code.load("check_model")(plan.model_path)  # a model's refusal of a real artifact it cannot load
     if not os.path.isfile(plan.model_path):
         raise HarnessError(f"model file {plan.model_path} not found")
     if model.dataset is None:

@@ -37,7 +37,7 @@ def list_cmd(
     if as_json:
         payload = [
             {"framework": c.framework, "device": c.device, "model": c.model, "precision": c.precision,
-             "supported": c.supported, "reason": c.reason,
+             "supported": c.supported, "reason": c.reason, "note": spec.models[c.model].note,
              "image": ImageKey.of(c, standin=False).tag(spec.project.repository) if c.supported else None,
              **install_fields(spec, c.framework, c.device, c.model)}
             for c in rows
@@ -45,6 +45,9 @@ def list_cmd(
         out.print(json.dumps(payload, indent=1), markup=False)
         return
     out.print(supported_table(rows))
+    for name, model in spec.models.items():
+        if model.note and model.backends:
+            out.print(f"{name}: {model.note}", markup=False)
     refused = sum(1 for c in rows if not c.supported)
     if all_rows:
         out.print(refused_table(spec, rows))

@@ -161,6 +161,8 @@ class Model(_Strict):
     scenarios: list[Literal["Offline", "Server", "SingleStream", "MultiStream"]] = []
     backends: dict[str, Backend] = {}
     refuse: Optional[str] = None
+    # What a user must know before running it (shown by `list`): user mounts, retirement.
+    note: Optional[str] = None
 
     _check = field_validator("requirements")(lambda cls, v: _pinned(v))
 

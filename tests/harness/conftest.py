@@ -103,3 +103,30 @@ def retinanet_standin(tmp_path_factory):
 def unet3d_standin(tmp_path_factory):
     """The 3d-unet stand-in (2 cases, DICE 1.0), with both model formats."""
     return _generated(tmp_path_factory, "unet3d")
+
+
+@pytest.fixture(scope="session")
+def dlrm_standin(tmp_path_factory):
+    """The dlrm-v2 stand-in (16 samples of 64 rows, AUC 100%), pytorch only."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from mlperf_harness.models.dlrm_v2 import standin
+
+    out = tmp_path_factory.mktemp("dlrm")
+    info = standin.generate(out)
+    info["root"] = out
+    info["models"] = {"pytorch": Path(info["model_path"])}
+    return info
+
+
+@pytest.fixture(scope="session")
+def rnnt_standin(tmp_path_factory):
+    """The rnnt stand-in (8 tone-alphabet utterances, WER 0), pytorch only."""
+    pytest.importorskip("torch")
+    from mlperf_harness.models.rnnt import standin
+
+    out = tmp_path_factory.mktemp("rnnt")
+    info = standin.generate(out)
+    info["root"] = out
+    info["models"] = {"pytorch": Path(info["model_path"])}
+    return info

@@ -16,9 +16,10 @@ def test_data_facts_come_from_images_yaml():
         assert info.loadgen_key == entry.get("loadgen_key")
         assert info.perf_sample_count == entry.get("performance_sample_count")
     assert models.supported_models() == ["resnet50", "retinanet", "bert-99", "bert-99.9",
-                                         "3d-unet-99", "3d-unet-99.9"]
+                                         "3d-unet-99", "3d-unet-99.9", "dlrm-99", "dlrm-99.9", "rnnt"]
     assert models.get_model("bert-99.9").code is models.get_model("bert-99").code
-    assert models.get_model("dlrm-99").dataset is None
+    assert all(models.get_model(name).dataset is None for name, entry in spec.items() if entry.get("refuse"))
+    assert models.get_model("dlrm-99.9").code is models.get_model("dlrm-99").code
     assert models.get_model("3d-unet-99.9").code is models.get_model("3d-unet-99").code
     assert models.family_module("3d-unet") == "mlperf_harness.models.unet3d"
     assert models.get_model("3d-unet-99").scenarios == ("SingleStream", "Offline")

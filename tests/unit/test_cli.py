@@ -92,3 +92,14 @@ def test_unreachable_engine_is_one_line_exit_3_and_writes_nothing(tmp_path, comm
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot reach the docker engine")
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_list_says_what_a_model_needs_from_the_user():
+    """dlrm's real data and weights are user mounts (torchrec not packaged); rnnt is retired."""
+    out = " ".join(cli("list").stdout.split())
+    assert "dlrm-99: the real dataset (Criteo multi-hot, TBs) and weights (97 GB torchsnapshot) are never baked" in out
+    assert "torchrec and fbgemm-gpu, not packaged" in out
+    assert "rnnt: retired from MLPerf inference: current submission checkers (v5.x, v6.x) do not accept it" in out
+    rows = json.loads(cli("list", "--json").stdout)
+    assert next(r for r in rows if r["model"] == "rnnt")["note"].startswith("retired")
+    assert all(r["note"] is None for r in rows if r["model"] == "resnet50")

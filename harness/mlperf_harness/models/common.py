@@ -32,6 +32,9 @@ class ModelCode:
     # "module:function" (backend, batch) -> outputs, run instead of backend.run for models whose
     # inference is more than one model call (3d-unet's sliding window over a whole volume).
     infer: Optional[str] = None
+    # "module:function" (model_path) -> None, raising a HarnessError for a model file the harness
+    # recognises but cannot load (dlrm's torchsnapshot checkpoint folder without torchrec).
+    check_model: Optional[str] = None
     # The model's batching rule: largest batch it takes (None: --max_batchsize decides), and the
     # scenarios the reference runs it in (empty: all four).
     max_batch: Optional[int] = None
