@@ -107,6 +107,8 @@ class Artifact(_Strict):
 class Backend(_Strict):
     precisions: list[str]
     standin: str
+    # precision -> device -> the reason that precision is refused on that device (supported elsewhere).
+    device_refuse: dict[str, dict[str, str]] = {}
     # The real model file (URL + digest). Where none is published with a digest, `model_file` names the
     # file the harness loads (stand-in or a user's --model) and `real_refuse` says why --real is refused.
     artifact: Optional[Artifact] = None
@@ -217,6 +219,11 @@ class Spec(_Strict):
                 for p in backend.precisions:
                     if p not in self.precisions:
                         raise ValueError(f"models.{mname}.backends.{bname}.precisions: unknown precision {p!r}")
+                for p, devices in backend.device_refuse.items():
+                    if p not in backend.precisions:
+                        raise ValueError(f"models.{mname}.backends.{bname}.device_refuse.{p}: not in its precisions")
+                    if unknown := [d for d in devices if d not in self.devices]:
+                        raise ValueError(f"models.{mname}.backends.{bname}.device_refuse.{p}: unknown device {unknown[0]!r}")
         return self
 
     # ---- queries -------------------------------------------------------------------------------
@@ -269,6 +276,8 @@ class Spec(_Strict):
             elif precision not in m.backends[framework].precisions:
                 published = ", ".join(m.backends[framework].precisions)
                 reason = f"{model} on {framework} is published in {published} only"
+            else:
+                reason = m.backends[framework].device_refuse.get(precision, {}).get(device)
         return Combination(framework=framework, device=device, model=model, precision=precision, reason=reason)
 
     @cached_property
@@ -308,6 +317,14 @@ class Spec(_Strict):
                     ok = [c for c in checks if c.supported]
                     rows.extend(ok if ok else [checks[0]])
         return rows
+
+    def precision_refusals(self) -> list[Combination]:
+        """The precisions a backend refuses on one device only (`device_refuse`), for `list`: matrix() shows
+        a (framework, device, model) by its supported precisions alone."""
+        return [c for fname in self.frameworks for dev in self.devices for m, model in self.models.items()
+                if fname in model.backends and dev in self.frameworks[fname].installs
+                for p in model.backends[fname].device_refuse
+                if not (c := self.check(fname, dev, m, p)).supported]
 
 
 def _key_path(loc: tuple) -> str:
