@@ -296,7 +296,9 @@ class Spec(_Strict):
             elif framework not in m.backends:
                 reason = m.refuse or f"{model} has no {framework} backend yet"
             elif precision not in m.backends[framework].precisions:
-                published = ", ".join(m.backends[framework].precisions)
+                backend = m.backends[framework]
+                published = ", ".join(p for p in backend.precisions
+                                      if not (p in backend.by_precision and backend.by_precision[p].refuse))
                 reason = f"{model} on {framework} is published in {published} only"
             else:
                 backend = m.backends[framework]

@@ -58,3 +58,28 @@ def test_bad_device_refuse_is_one_line(tmp_path, refuse, message):
     with pytest.raises(SpecError) as info:
         load_spec(path)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_int8_bert_99_on_onnxruntime_uses_the_reference_quantized_model():
+    spec = load_spec()
+    for device in ("cpu", "cuda", "rocm"):
+        assert spec.check("onnxruntime", device, "bert-99", "int8").supported
+    int8 = spec.backend("bert-99", "onnxruntime", "int8")
+    assert (int8.standin, int8.file_name) == ("bert_int8", "bert_large_v1_1_fake_quant.onnx")
+    assert int8.artifact.url.endswith("/3750364/files/bert_large_v1_1_fake_quant.onnx")
+    assert int8.artifact.md5 == "45f88ffb2915362242703c85c38ec2d4"
+    assert spec.backend("bert-99", "onnxruntime").file_name == "model.onnx"  # fp32 keeps its own
+    assert "below bert-99.9's target" in spec.check("onnxruntime", "cpu", "bert-99.9", "int8").reason
+    assert "no int8 resnet50 ONNX" in spec.check("onnxruntime", "cuda", "resnet50", "int8").reason
+
+
+def test_quantized_alias_runs_the_int8_model(tmp_path):
+    proc = cli("run", "--variation", "_onnxruntime,_cpu,_bert-99,_quantized", "--dry-run", "--real",
+               "--dataset_path", tmp_path, "--output_dir", tmp_path / "out")
+    if proc.returncode == 2 and "dev-v1.1.json" in proc.stderr:  # the dataset check comes first: give it one
+        (tmp_path / "dev-v1.1.json").write_text("{}")
+        proc = cli("run", "--variation", "_onnxruntime,_cpu,_bert-99,_quantized", "--dry-run", "--real",
+                   "--dataset_path", tmp_path, "--output_dir", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "onnxruntime-cpu:bert-99-int8" in proc.stdout and "--precision int8" in proc.stdout
+    assert "bert_large_v1_1_fake_quant.onnx" in proc.stdout
