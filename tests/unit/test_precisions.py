@@ -21,7 +21,7 @@ def test_pytorch_float16_is_supported_on_gpus_and_refused_on_the_cpu_with_its_re
     refused = spec.check("pytorch", "cpu", "bert-99.9", "float16")
     assert not refused.supported and "use _bfloat16 on the CPU" in refused.reason
     assert spec.check("pytorch", "cpu", "bert-99", "bfloat16").supported
-    assert "fp32 only" in spec.check("onnxruntime", "cuda", "resnet50", "float16").reason
+    assert "no image layer" in spec.check("onnxruntime", "cuda", "resnet50", "float16").reason
 
 
 def test_list_shows_float16_per_device(tmp_path):
@@ -83,3 +83,12 @@ def test_quantized_alias_runs_the_int8_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "onnxruntime-cpu:bert-99-int8" in proc.stdout and "--precision int8" in proc.stdout
     assert "bert_large_v1_1_fake_quant.onnx" in proc.stdout
+
+
+def test_onnxruntime_float16_is_refused_with_its_reason_until_its_layer_exists():
+    spec = load_spec()
+    for model in ("resnet50", "bert-99", "bert-99.9"):
+        for device in ("cpu", "cuda", "rocm"):
+            assert "float16 ONNX conversion has no image layer" in spec.check("onnxruntime", device, model,
+                                                                               "float16").reason
+    assert "published in fp32, int8 only" in spec.check("onnxruntime", "cpu", "bert-99", "bfloat16").reason
