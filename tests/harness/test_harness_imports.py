@@ -19,6 +19,8 @@ FRAMEWORKS = {
     "tflite_backend.py": {"ai_edge_litert", "tflite_runtime", "tensorflow"},
     # the reference architectures for pytorch state_dicts (imported by pytorch_backend.py only)
     "weights_pytorch.py": {"torch", "transformers"},
+    # the float16 ONNX conversion, run where onnxconverter-common is installed (never at run time)
+    "convert_fp16.py": {"onnx", "onnxconverter_common"},
 }
 MODEL_PACKAGES = {
     "models/retinanet/accuracy.py": {"pycocotools"},
