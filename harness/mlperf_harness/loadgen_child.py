@@ -93,7 +93,8 @@ def _local_sut(spec: TestSpec, model, settings):
     """The backend in this process: the QSL and the SUT of a local run."""
     backend = backends.create_backend(
         spec.backend, spec.model_path, device=spec.device, threads=spec.threads, precision=spec.precision,
-        input_names=model.input_names, outputs=model.outputs, output_names=model.output_names)
+        input_names=model.input_names, outputs=model.outputs, output_names=model.output_names,
+        input_aliases=model.input_aliases)
     print(f"backend for {spec.scenario} {spec.mode}: {backend.describe()}", flush=True)
     options = dict(spec.dataset_args)
     options.setdefault("layout", getattr(backend, "image_format", "NCHW"))

@@ -56,7 +56,7 @@ def make_plan(session: Session, variations: list[Variation], models: bool = True
     plan = Plan()
     for variation in variations:
         require_supported(variation, session.spec)
-        backend = session.spec.backend(variation.model, variation.framework)
+        backend = session.spec.backend(variation.model, variation.framework, variation.precision)
         if models and backend.artifact is not None:  # None: no verifiable real file is published
             plan.artifacts.setdefault(backend.artifact.url, backend.artifact)
         key = (variation.framework, variation.device, session.base(variation.device, variation.framework).python)

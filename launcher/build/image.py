@@ -64,7 +64,7 @@ def prepare(session: Session, variation: Variation, standin: bool = True, no_cac
     if stale_files := [s for s in stale(spec) if s.startswith(key.dockerfile)]:
         raise UsageError(f"{spec.dockerfiles / stale_files[0]}: run `mlperf-docker render` first")
     model = spec.models[key.model]
-    backend = spec.backend(key.model, key.framework)
+    backend = spec.backend(key.model, key.framework, key.precision)
     assert model.dataset is not None
     base = session.base(key.device, key.framework)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.settings.config.find_links,

@@ -33,7 +33,7 @@ def list_cmd(
             for group, names in groups.items():
                 out.print(f"{group}: {' '.join(names)}", markup=False)
         return
-    rows = spec.matrix()
+    rows = spec.matrix() + spec.precision_refusals()
     if as_json:
         payload = [
             {"framework": c.framework, "device": c.device, "model": c.model, "precision": c.precision,

@@ -165,7 +165,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
                          f"give your copy with {flag} DIR")
     _check_audit_tests(spec, variation, options)
-    backend = spec.backend(variation.model, variation.framework)
+    backend = spec.backend(variation.model, variation.framework, variation.precision)
     mounts = []
     if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR)) is not None:
         mounts.append(Mount(str(model.source), model.target, read_only=True))  # the file, never its folder

@@ -118,9 +118,21 @@ class Artifact(_Strict):
         return self
 
 
+class PrecisionVariant(_Strict):
+    """What one precision of a backend uses instead of the fp32 entry's (a quantized model), or why not."""
+
+    standin: Optional[str] = None
+    artifact: Optional[Artifact] = None
+    refuse: Optional[str] = None
+
+
 class Backend(_Strict):
     precisions: list[str]
     standin: str
+    # precision -> device -> the reason that precision is refused on that device (supported elsewhere).
+    device_refuse: dict[str, dict[str, str]] = {}
+    # precision -> its own model (stand-in and artifact) or its reason for every device.
+    by_precision: dict[str, PrecisionVariant] = {}
     # The real model file (URL + digest). Where none is published with a digest, `model_file` names the
     # file the harness loads (stand-in or a user's --model) and `real_refuse` says why --real is refused.
     artifact: Optional[Artifact] = None
@@ -138,6 +150,14 @@ class Backend(_Strict):
         """The file the harness loads: `model_file` where given (a build-time conversion's output),
         else the artifact's name."""
         return self.model_file or self.artifact.name  # type: ignore[union-attr]
+
+    def for_precision(self, precision: str) -> "Backend":
+        """This entry with the precision's own stand-in and artifact in place of the fp32 ones."""
+        variant = self.by_precision.get(precision)
+        if variant is None:
+            return self
+        return self.model_copy(update={k: v for k, v in (("standin", variant.standin),
+                                                          ("artifact", variant.artifact)) if v is not None})
 
 
 class Dataset(_Strict):
@@ -235,6 +255,14 @@ class Spec(_Strict):
                 for p in backend.precisions:
                     if p not in self.precisions:
                         raise ValueError(f"models.{mname}.backends.{bname}.precisions: unknown precision {p!r}")
+                for p in backend.by_precision:
+                    if p not in backend.precisions:
+                        raise ValueError(f"models.{mname}.backends.{bname}.by_precision.{p}: not in its precisions")
+                for p, devices in backend.device_refuse.items():
+                    if p not in backend.precisions:
+                        raise ValueError(f"models.{mname}.backends.{bname}.device_refuse.{p}: not in its precisions")
+                    if unknown := [d for d in devices if d not in self.devices]:
+                        raise ValueError(f"models.{mname}.backends.{bname}.device_refuse.{p}: unknown device {unknown[0]!r}")
         return self
 
     # ---- queries -------------------------------------------------------------------------------
@@ -268,8 +296,9 @@ class Spec(_Strict):
         install = self.frameworks[framework].installs.get(device)
         return (install and install.version) or self.frameworks[framework].version or "unknown"
 
-    def backend(self, model: str, framework: str) -> Backend:
-        return self.models[model].backends[framework]
+    def backend(self, model: str, framework: str, precision: str = "fp32") -> Backend:
+        """A model's backend entry, with the precision's own model (`by_precision`) where it has one."""
+        return self.models[model].backends[framework].for_precision(precision)
 
     def check(self, framework: str, device: str, model: str, precision: str) -> Combination:
         """The combination, with the reason it is refused (None when supported)."""
@@ -285,8 +314,14 @@ class Spec(_Strict):
             elif framework not in m.backends:
                 reason = m.refuse or f"{model} has no {framework} backend yet"
             elif precision not in m.backends[framework].precisions:
-                published = ", ".join(m.backends[framework].precisions)
+                backend = m.backends[framework]
+                published = ", ".join(p for p in backend.precisions
+                                      if not (p in backend.by_precision and backend.by_precision[p].refuse))
                 reason = f"{model} on {framework} is published in {published} only"
+            else:
+                backend = m.backends[framework]
+                variant = backend.by_precision.get(precision)
+                reason = (variant and variant.refuse) or backend.device_refuse.get(precision, {}).get(device)
         return Combination(framework=framework, device=device, model=model, precision=precision, reason=reason)
 
     @cached_property
@@ -326,6 +361,14 @@ class Spec(_Strict):
                     ok = [c for c in checks if c.supported]
                     rows.extend(ok if ok else [checks[0]])
         return rows
+
+    def precision_refusals(self) -> list[Combination]:
+        """The precisions a backend refuses on some devices (`device_refuse`, a `by_precision` reason), for
+        `list`: matrix() shows a (framework, device, model) by its supported precisions alone."""
+        return [c for fname in self.frameworks for dev in self.devices for m, model in self.models.items()
+                if fname in model.backends and dev in self.frameworks[fname].installs
+                for p in dict.fromkeys([*model.backends[fname].device_refuse, *model.backends[fname].by_precision])
+                if not (c := self.check(fname, dev, m, p)).supported]
 
 
 def _key_path(loc: tuple) -> str:

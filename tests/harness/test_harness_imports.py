@@ -24,6 +24,8 @@ FRAMEWORKS = {
     "tvm_compile.py": {"tvm", "tvm_ffi", "onnx", "torch", "tflite"},
     # the reference architectures for pytorch state_dicts (imported by pytorch_backend.py only)
     "weights_pytorch.py": {"torch", "transformers"},
+    # the float16 ONNX conversion, run where onnxconverter-common is installed (never at run time)
+    "convert_fp16.py": {"onnx", "onnxconverter_common"},
 }
 MODEL_PACKAGES = {
     "models/retinanet/accuracy.py": {"pycocotools"},

@@ -317,7 +317,7 @@ def test_all_plans_every_supported_image():
     variations = fetch.supported_variations(session.spec)
     plan = fetch.make_plan(session, variations)
     assert "https://zenodo.org/record/4735647/files/resnet50_v1.onnx" in plan.artifacts
-    backends = [session.spec.backend(v.model, v.framework) for v in variations]
+    backends = [session.spec.backend(v.model, v.framework, v.precision) for v in variations]  # int8: its own
     assert {b.artifact.url for b in backends if b.artifact} == set(plan.artifacts)
     assert any(b.artifact is None for b in backends)  # tflite: nothing verifiable to fetch
     assert {(v.framework, v.device) for v in variations} == {(f, d) for f, d, _ in plan.wheelhouses}

@@ -53,6 +53,6 @@ def test_bad_variations(spec, text, message):
 
 
 def test_unsupported_combination_names_reason(spec):
-    with pytest.raises(UsageError, match=r"unsupported combination _cpu,_onnxruntime,_resnet50,_int8: .*fp32 only"):
+    with pytest.raises(UsageError, match=r"unsupported combination _cpu,_onnxruntime,_resnet50,_int8: .*no int8 resnet50 ONNX"):
         require_supported(parse_variation("_int8", spec), spec)
     require_supported(parse_variation(None, spec), spec)

@@ -8,7 +8,7 @@ framework and what actually executes, for ``describe``).
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class Backend:
         outputs: Sequence[str] = (),
         output_names: Sequence[str] = (),
         precision: str = "fp32",
+        input_aliases: Optional[Dict[str, Tuple[str, ...]]] = None,
     ) -> None:
         check_model_file(model_path)
         if precision not in self.precisions:
@@ -47,6 +48,7 @@ class Backend:
         self.device = device
         self.threads = int(threads) if threads else None
         self.wanted_inputs = list(input_names)  # in the order the dataset yields them
+        self.input_aliases = dict(input_aliases or {})  # other names a model may give them
         self.outputs = list(outputs) or list(output_names)  # every output, positional order
         self.wanted_outputs = list(output_names) or list(self.outputs)  # the ones fetched
         self.load()

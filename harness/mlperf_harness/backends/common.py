@@ -24,10 +24,10 @@ def bare(name: str) -> str:
 
 
 def match_names(wanted: Sequence[str], available: Sequence[str], what: str,
-                model_path: str) -> List[str]:
+                model_path: str, aliases: Optional[Dict[str, Sequence[str]]] = None) -> List[str]:
     """For each wanted name, the model's name for it: an exact match, else one
-    equal up to a ':0' suffix; a single wanted input with a single available
-    one matches whatever its name. Missing ones are an error."""
+    equal up to a ':0' suffix, else one of its ``aliases``; a single wanted input
+    with a single available one matches whatever its name. Missing ones are an error."""
     if not wanted:
         return list(available)
     if len(wanted) == 1 and len(available) == 1:
@@ -41,6 +41,8 @@ def match_names(wanted: Sequence[str], available: Sequence[str], what: str,
             found.append(name)
         elif bare(name) in by_bare:
             found.append(by_bare[bare(name)])
+        elif other := next((a for a in (aliases or {}).get(name, ()) if a in available), None):
+            found.append(other)
         else:
             missing.append(name)
     if missing:

@@ -30,6 +30,8 @@ PROVIDERS = {
 
 
 class OnnxRuntimeBackend(Backend):
+    # int8: a quantized model file (QDQ / integer ops), run as it is.
+    precisions = ("fp32", "int8")
     name = "onnxruntime"
     image_format = "NCHW"
 
@@ -63,7 +65,7 @@ class OnnxRuntimeBackend(Backend):
 
         inputs = self.session.get_inputs()
         self.input_names = match_names(self.wanted_inputs, [i.name for i in inputs], "input(s)",
-                                       model_path)
+                                       model_path, aliases=self.input_aliases)
         if len(self.input_names) != len(inputs):
             raise HarnessError(f"{model_path}: the model has inputs {[i.name for i in inputs]}, "
                                f"the harness feeds {self.wanted_inputs}")

@@ -79,6 +79,7 @@ class ModelInfo:
 
     # The code facts, by their old names.
     input_names = property(lambda self: self.code.input_names)
+    input_aliases = property(lambda self: self.code.input_aliases)
     outputs = property(lambda self: self.code.outputs)
     output_names = property(lambda self: self.code.output_names)
     postprocess = property(lambda self: self.code.postprocess)

@@ -21,6 +21,8 @@ class ModelCode:
     # The model's inputs, in the order the dataset yields them (names as in the reference's
     # ONNX / TF graphs); a backend maps them onto its model's own inputs.
     input_names: Tuple[str, ...] = ()
+    # Other names a published model of this family gives an input (input name -> its other names).
+    input_aliases: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     # Every output of the reference model, in its order (positional outputs, e.g. a
     # TorchScript tuple, are named by this), and the ones the harness fetches.
     outputs: Tuple[str, ...] = ()

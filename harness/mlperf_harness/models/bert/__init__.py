@@ -22,6 +22,8 @@ def stacked_logits(outputs: Sequence[np.ndarray]) -> np.ndarray:
 
 CODE = ModelCode(
     input_names=("input_ids", "input_mask", "segment_ids"),
+    # the reference's int8 model (bert_large_v1_1_fake_quant.onnx) names them as Hugging Face does
+    input_aliases={"input_mask": ("attention_mask",), "segment_ids": ("token_type_ids",)},
     outputs=("output_start_logits", "output_end_logits"),
     output_names=("output_start_logits", "output_end_logits"),
     postprocess=stacked_logits, input_data_types="int64", response_dtype="float32",
