@@ -32,7 +32,7 @@ MODES = ("accuracy", "performance", "both")
 RUN_STYLES = ("test", "valid")
 DEVICES = ("cpu", "cuda", "rocm")
 PRECISIONS = ("fp32", "float16", "bfloat16", "int8")  # images.yaml's precision names
-BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite")
+BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite", "ray")
 BACKEND_ALIASES = {"tensorflow": "tf"}
 QPS_SCENARIOS = ("Offline", "Server")
 # MLPerf's audit (compliance) tests the harness knows: TEST01 accuracy in performance mode,

@@ -38,10 +38,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def _workers(device: str) -> int:
+def _workers(device: str, backend=None) -> int:
     env = os.environ.get("MLPERF_HARNESS_WORKERS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
+    if getattr(backend, "workers", None):  # a backend of several executors (ray: one per actor)
+        return backend.workers
     # CPU: one worker, the framework's own threads use the cores. Accelerators:
     # two, so gathering the next batch overlaps the current inference.
     return 1 if device == "cpu" else 2
@@ -71,6 +73,16 @@ def run_test(spec: TestSpec) -> None:
     backend = backends.create_backend(
         spec.backend, spec.model_path, device=spec.device, threads=spec.threads, precision=spec.precision,
         input_names=model.input_names, outputs=model.outputs, output_names=model.output_names)
+    try:
+        _run(spec, model, backend)
+    finally:
+        if hasattr(backend, "close"):  # ray: ray.shutdown()
+            backend.close()
+
+
+def _run(spec: TestSpec, model, backend) -> None:
+    import mlperf_loadgen as lg
+
     print(f"backend for {spec.scenario} {spec.mode}: {backend.describe()}", flush=True)
     options = dict(spec.dataset_args)
     options.setdefault("layout", getattr(backend, "image_format", "NCHW"))
@@ -90,6 +102,8 @@ def run_test(spec: TestSpec) -> None:
         max_batch = 1
     infer = model.infer()
     _warm_up(lambda batch: infer(backend, batch), dataset.sample_spec, [1, max_batch])
+    if hasattr(backend, "reset_stats"):  # count the timed test only
+        backend.reset_stats()
 
     settings = loadgen_settings.build_test_settings(
         model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
@@ -98,7 +112,7 @@ def run_test(spec: TestSpec) -> None:
     qsl = SampleLibrary(dataset, spec.perf_count)
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
-                          max_batchsize=max_batch, workers=_workers(spec.device),
+                          max_batchsize=max_batch, workers=_workers(spec.device, backend),
                           prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1",
                           batch_timeout_s=server_batch_timeout_s(
                               settings.server_target_latency_ns,
@@ -115,6 +129,8 @@ def run_test(spec: TestSpec) -> None:
         sut.destroy()
         qsl.destroy()
     print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+    if hasattr(backend, "stats_line"):
+        print(backend.stats_line(), flush=True)
     results.remove_empty_trace(Path(spec.test_dir))
 
 

@@ -29,12 +29,13 @@ _BACKENDS = {
     "pytorch": ("mlperf_harness.backends.pytorch_backend", "PyTorchBackend"),
     "tf": ("mlperf_harness.backends.tf_backend", "TensorFlowBackend"),
     "tflite": ("mlperf_harness.backends.tflite_backend", "TFLiteBackend"),
+    "ray": ("mlperf_harness.backends.ray_backend", "RayBackend"),
 }
 _ALIASES = {"tensorflow": "tf"}
 
 # The layout each backend's image models take (as the reference: TF and TFLite
 # are NHWC, ONNX and PyTorch NCHW); known without importing the framework.
-IMAGE_FORMATS = {"onnxruntime": "NCHW", "pytorch": "NCHW", "tf": "NHWC", "tflite": "NHWC"}
+IMAGE_FORMATS = {"onnxruntime": "NCHW", "pytorch": "NCHW", "tf": "NHWC", "tflite": "NHWC", "ray": "NCHW"}
 
 
 def backend_names():
