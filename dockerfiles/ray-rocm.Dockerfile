@@ -25,12 +25,14 @@ RUN python3 -c 'import os, sys; v = "%d.%d" % sys.version_info[:2]; want = os.en
 
 # ray's own packages (images.yaml frameworks.ray), on top of pytorch's environment
 # above (whose layers pytorch's images share); framework-wheels/ holds exactly the wheels it adds.
+# Compiled here (hash-checked .pyc): the root file system is read-only at run time, and a runtime that
+# starts many Python processes (Ray's agents and workers) would otherwise compile its source in each.
 FROM base AS framework-layer
 COPY framework-wheels/ /tmp/wheels/
 RUN python3 -m venv /tmp/pip \
- && /tmp/pip/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+ && /tmp/pip/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps --no-compile \
         --find-links /tmp/wheels --target /opt/framework-layer --requirement /tmp/wheels/requirements.txt \
- && find /opt/framework-layer -name __pycache__ -prune -exec rm -rf {} +
+ && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/framework-layer
 
 FROM base AS framework
 COPY --from=venv /opt/venv /opt/venv

@@ -40,6 +40,7 @@ from mlperf_harness.backends.common import first_line
 from mlperf_harness.errors import HarnessError
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")  # the raylet's wait for its agents
 try:
     import ray
 except ImportError as _exc:  # surfaced by backends.create_backend
@@ -120,11 +121,18 @@ class RayBackend(Backend):
             init = dict(num_cpus=count, num_gpus=0)
         else:
             init = dict(num_cpus=max(1, len(os.sched_getaffinity(0))))
-        try:
-            ray.init(include_dashboard=False, object_store_memory=size, _plasma_directory=plasma,
-                     _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False, **init)
-        except Exception as exc:
-            raise HarnessError(f"ray.init failed: {first_line(exc)}") from None
+        for attempt in (1, 2):  # Ray gives its node 30 s to start: a busy host may need a second try
+            try:
+                ray.init(include_dashboard=False, object_store_memory=size, _plasma_directory=plasma,
+                         _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False,
+                         **init)
+                break
+            except Exception as exc:
+                ray.shutdown()
+                if attempt == 2:
+                    raise HarnessError(f"ray.init failed: {first_line(exc)}") from None
+                print(f"warning: ray.init failed ({first_line(exc)}); trying once more",
+                      file=sys.stderr, flush=True)
         gpus = 0
         if self.device != "cpu":
             gpus = int(ray.cluster_resources().get("GPU", 0))
