@@ -106,6 +106,58 @@ def _cause(exc: BaseException) -> str:
     return first_line(cause if isinstance(cause, BaseException) else exc)
 
 
+STORE_ENV = "MLPERF_RAY_STORE"  # the runner's node's object store, for the tests' logs
+
+
+def start_node(device: str, threads=None) -> str:
+    """Start a single-node Ray here (this process its driver) and return its object store's
+    description. CPU: ``threads`` CPUs (default: those this process may use), one actor each;
+    GPUs: Ray's own detection."""
+    size, plasma = object_store(override_mb=os.environ.get("MLPERF_RAY_OBJECT_STORE_MB", ""))
+    cpus = len(os.sched_getaffinity(0))
+    init = dict(num_cpus=int(threads or cpus), num_gpus=0) if device == "cpu" else dict(num_cpus=cpus)
+    for attempt in (1, 2):  # Ray gives its node 30 s to start: a busy host may need a second try
+        try:
+            ray.init(include_dashboard=False, object_store_memory=size, _plasma_directory=plasma,
+                     _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False,
+                     **init)
+            break
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == 2:
+                raise HarnessError(f"ray.init failed: {first_line(exc)}") from None
+            print(f"warning: ray.init failed ({first_line(exc)}); trying once more",
+                  file=sys.stderr, flush=True)
+    return f"{size // MIB} MiB object store in {plasma or '/dev/shm'}"
+
+
+def stop_node(wait_s: float = 10) -> None:
+    """ray.shutdown(), then wait up to ``wait_s`` for the node's processes to be gone and say how
+    many are left."""
+    ray.shutdown()
+    deadline = time.monotonic() + wait_s
+    left = ray_processes(os.getpid())
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = ray_processes(os.getpid())
+    print(f"ray: node shut down; {len(left)} Ray processes left", flush=True)
+
+
+class RunNode:
+    """The runner's Ray node for a whole run (one node start, not one per test): started here,
+    the tests' processes connect to it (RAY_ADDRESS), ``stop`` shuts it down."""
+
+    def __init__(self, device: str, threads=None) -> None:
+        store = start_node(device, threads)
+        os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+        os.environ[STORE_ENV] = store
+        print(f"ray: node started on 127.0.0.1 ({store})", flush=True)
+
+    def stop(self) -> None:
+        os.environ.pop("RAY_ADDRESS", None)
+        stop_node()
+
+
 class RayBackend(Backend):
     name = "ray"
     image_format = "NCHW"
@@ -114,33 +166,25 @@ class RayBackend(Backend):
 
     def load(self) -> None:
         self._closed = False
-        size, plasma = object_store(override_mb=os.environ.get("MLPERF_RAY_OBJECT_STORE_MB", ""))
-        self.store = f"{size // MIB} MiB object store in {plasma or '/dev/shm'}"
-        if self.device == "cpu":
-            count = self.threads or len(os.sched_getaffinity(0))
-            init = dict(num_cpus=count, num_gpus=0)
-        else:
-            init = dict(num_cpus=max(1, len(os.sched_getaffinity(0))))
-        for attempt in (1, 2):  # Ray gives its node 30 s to start: a busy host may need a second try
+        self.owns_node = not os.environ.get("RAY_ADDRESS")
+        if self.owns_node:  # run on its own (benchmarks, a harness without the runner's node)
+            self.store = start_node(self.device, self.threads)
+        else:  # the node the runner started for the whole run
             try:
-                ray.init(include_dashboard=False, object_store_memory=size, _plasma_directory=plasma,
-                         _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False,
-                         **init)
-                break
+                ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True,
+                         configure_logging=False)
             except Exception as exc:
-                ray.shutdown()
-                if attempt == 2:
-                    raise HarnessError(f"ray.init failed: {first_line(exc)}") from None
-                print(f"warning: ray.init failed ({first_line(exc)}); trying once more",
-                      file=sys.stderr, flush=True)
+                raise HarnessError(f"cannot connect to the Ray node: {first_line(exc)}") from None
+            self.store = os.environ.get(STORE_ENV, "object store")
+        resources = ray.cluster_resources()
         gpus = 0
-        if self.device != "cpu":
-            gpus = int(ray.cluster_resources().get("GPU", 0))
+        if self.device == "cpu":
+            count = int(resources.get("CPU", 1))
+        else:
+            gpus = count = int(resources.get("GPU", 0))
             if not gpus:
                 self.close(report=False)
                 raise HarnessError(f"--device {self.device}: Ray sees no GPU in the container")
-            count = gpus
-            init["num_cpus"] = max(init["num_cpus"], count)
         options = dict(device=self.device, threads=1 if self.device == "cpu" else None,
                        input_names=self.wanted_inputs, outputs=self.outputs,
                        output_names=self.wanted_outputs, precision=self.precision)
@@ -219,18 +263,13 @@ class RayBackend(Backend):
         return f"ray: {len(self.actors)} actors: {per}"
 
     def close(self, report: bool = True, wait_s: float = 10) -> None:
-        """ray.shutdown(), then (``report``) wait up to ``wait_s`` for the Ray processes to be gone
-        and say how many are left."""
+        """Disconnect (ray.shutdown: this driver's actors end); a node of its own is shut down
+        with it, and (``report``) the Ray processes left are counted."""
         with _CLOSING:
             if self._closed:
                 return
             self._closed = True
-        ray.shutdown()
-        if not report:
-            return
-        deadline = time.monotonic() + wait_s
-        left = ray_processes(os.getpid())
-        while left and time.monotonic() < deadline:
-            time.sleep(0.2)
-            left = ray_processes(os.getpid())
-        print(f"ray: shut down; {len(left)} Ray processes left", flush=True)
+        if self.owns_node and report:
+            stop_node(wait_s)
+        else:
+            ray.shutdown()
