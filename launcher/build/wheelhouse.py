@@ -101,6 +101,10 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     if offline:
         raise UsageError(f"wheels for {framework}-{device} are not in the cache {target}; "
                          f"run `mlperf-docker fetch --variation _{framework},_{device}` on a connected machine")
+    # A framework extending another starts from that one's wheelhouse (the same wheels/, so its images
+    # share that environment layer), fetched first if need be.
+    shared = ensure(spec, spec.frameworks[framework].extends, device, cache, find_links, offline, log, python,
+                    index_url, ca_bundle) if layer else None
     # Download into a fresh folder and swap it in at the end: a failed or interrupted fetch leaves the
     # previous wheelhouse as it was, and no stale wheel from an older pin lingers.
     partial = target.with_name(target.name + ".partial")
@@ -109,6 +113,10 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     (partial / "requirements.txt").write_text("\n".join(reqs) + "\n")
     log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
     downloads = [(partial, ["requirements.txt"], False)]
+    if shared is not None:
+        for wheel in shared.glob("*.whl"):
+            shutil.copy2(wheel, partial / wheel.name)
+        downloads = []
     if layer:
         # The shared set plus the layer's pins, resolved together (so the added wheels fit the shared
         # ones); afterwards only the added wheels are kept.
