@@ -68,8 +68,8 @@ def object_store(shm: str = "/dev/shm", override_mb: str = ""):
     return TMP_STORE, "/tmp"
 
 
-def ray_processes(own_pid: int = 0) -> List[str]:
-    """Command lines of the Ray processes running in this (container's) process namespace."""
+def ray_processes(own_pid: int = 0) -> List[tuple]:
+    """(pid, command line) of the Ray processes running in this (container's) process namespace."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == own_pid:
@@ -80,7 +80,7 @@ def ray_processes(own_pid: int = 0) -> List[str]:
         except OSError:
             continue
         if cmd and any(mark in cmd for mark in RAY_PROCESS_MARKS):
-            found.append(cmd)
+            found.append((int(entry), cmd))
     return found
 
 
@@ -124,6 +124,11 @@ def start_node(device: str, threads=None) -> str:
             break
         except Exception as exc:
             ray.shutdown()
+            for pid, _ in ray_processes(os.getpid()):  # what the failed start left running
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             if attempt == 2:
                 raise HarnessError(f"ray.init failed: {first_line(exc)}") from None
             print(f"warning: ray.init failed ({first_line(exc)}); trying once more",
@@ -140,7 +145,8 @@ def stop_node(wait_s: float = 10) -> None:
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
         left = ray_processes(os.getpid())
-    print(f"ray: node shut down; {len(left)} Ray processes left", flush=True)
+    names = "".join(f" {cmd.split()[0].rsplit('/', 1)[-1]}" for _, cmd in left)
+    print(f"ray: node shut down; {len(left)} Ray processes left{names}", flush=True)
 
 
 class RunNode:
