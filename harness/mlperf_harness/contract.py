@@ -36,7 +36,7 @@ RUN_STYLES = ("test", "valid")
 DEVICES = ("cpu", "cuda", "rocm")
 PRECISIONS = ("fp32", "float16", "bfloat16", "int8")  # images.yaml's precision names
 BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse", "tvm-onnx", "tvm-pytorch",
-            "tvm-tflite")
+            "tvm-tflite", "ray")
 BACKEND_ALIASES = {"tensorflow": "tf"}
 QPS_SCENARIOS = ("Offline", "Server")
 # MLPerf's audit (compliance) tests the harness knows: TEST01 accuracy in performance mode,

@@ -38,10 +38,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def _workers(device: str) -> int:
+def _workers(device: str, backend=None) -> int:
     env = os.environ.get("MLPERF_HARNESS_WORKERS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
+    if getattr(backend, "workers", None):  # a backend of several executors (ray: one per actor)
+        return backend.workers
     # CPU: one worker, the framework's own threads use the cores. Accelerators:
     # two, so gathering the next batch overlaps the current inference.
     return 1 if device == "cpu" else 2
@@ -71,30 +73,41 @@ def run_test(spec: TestSpec) -> None:
     settings = loadgen_settings.build_test_settings(
         model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
     log_settings = loadgen_settings.build_log_settings(spec.test_dir)
-    if spec.extra.get("sut_servers"):
-        sut, qsl = _network_sut(spec, model)
-    else:
-        sut, qsl = _local_sut(spec, model, settings)
-    sut_handle = sut.construct()
-    qsl_handle = qsl.construct()
+    backend = None
     try:
-        # An audit test names its audit.config; otherwise a path that cannot exist, so
-        # that no audit.config is ever picked up by accident.
-        audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
-        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
+        if spec.extra.get("sut_servers"):
+            sut, qsl = _network_sut(spec, model)
+        else:
+            backend = _create_backend(spec, model)
+            sut, qsl = _local_sut(spec, model, settings, backend)
+        sut_handle = sut.construct()
+        qsl_handle = qsl.construct()
+        try:
+            # An audit test names its audit.config; otherwise a path that cannot exist, so
+            # that no audit.config is ever picked up by accident.
+            audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
+            lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
+        finally:
+            sut.destroy()
+            qsl.destroy()
+        print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+        if hasattr(backend, "stats_line"):  # ray: samples per actor
+            print(backend.stats_line(), flush=True)
     finally:
-        sut.destroy()
-        qsl.destroy()
-    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+        if hasattr(backend, "close"):  # ray: ray.shutdown()
+            backend.close()
     results.remove_empty_trace(Path(spec.test_dir))
 
 
-def _local_sut(spec: TestSpec, model, settings):
-    """The backend in this process: the QSL and the SUT of a local run."""
-    backend = backends.create_backend(
+def _create_backend(spec: TestSpec, model):
+    return backends.create_backend(
         spec.backend, spec.model_path, device=spec.device, threads=spec.threads, precision=spec.precision,
         input_names=model.input_names, outputs=model.outputs, output_names=model.output_names,
         input_aliases=model.input_aliases)
+
+
+def _local_sut(spec: TestSpec, model, settings, backend):
+    """The backend in this process: the QSL and the SUT of a local run."""
     print(f"backend for {spec.scenario} {spec.mode}: {backend.describe()}", flush=True)
     options = dict(spec.dataset_args)
     options.setdefault("layout", getattr(backend, "image_format", "NCHW"))
@@ -114,11 +127,13 @@ def _local_sut(spec: TestSpec, model, settings):
         max_batch = 1
     infer = model.infer()
     _warm_up(lambda batch: infer(backend, batch), dataset.sample_spec, [1, max_batch])
+    if hasattr(backend, "reset_stats"):  # count the timed test only
+        backend.reset_stats()
 
     qsl = SampleLibrary(dataset, spec.perf_count)
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
-                          max_batchsize=max_batch, workers=_workers(spec.device),
+                          max_batchsize=max_batch, workers=_workers(spec.device, backend),
                           prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1",
                           batch_timeout_s=server_batch_timeout_s(
                               settings.server_target_latency_ns,

@@ -100,7 +100,9 @@ def run_plan(plan: RunPlan) -> int:
         results.write_kept_file(base / results.MEASUREMENTS, measurements)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    node = None
     try:
+        node = _ray_node(plan)
         for scenario, mode, folder in tests:
             if mode in compliance.TESTS:
                 _run_audit(plan, model, dataset, scenario, mode, folder, total, perf_count)
@@ -125,7 +127,21 @@ def run_plan(plan: RunPlan) -> int:
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if node is not None:
+            node.stop()
     return 0
+
+
+def _ray_node(plan: RunPlan):
+    """ray: one Ray node for the whole run, which each test's process joins (a node start per
+    test would cost more than a short test); see backends/ray_backend.py."""
+    if plan.backend != "ray":
+        return None
+    try:
+        from mlperf_harness.backends.ray_backend import RunNode
+    except ImportError as exc:
+        raise HarnessError(f"backend ray is not installed in this image ({exc})") from None
+    return RunNode(plan.device, plan.threads)
 
 
 def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: Path,

@@ -1,4 +1,4 @@
-"""Stage a build context: the Dockerfile plus wheels/, model-wheels/, models/, datasets/ and harness/ it copies from."""
+"""Stage a build context: the Dockerfile plus wheels/, model-wheels/, framework-wheels/, models/, datasets/ and harness/ it copies from."""
 
 from __future__ import annotations
 
@@ -37,13 +37,18 @@ def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: 
     shutil.copy2(dockerfile, context / "Dockerfile")
     (context / "wheels").mkdir()
     for item in wheels.iterdir():
-        if item.name not in (wheelhouse.STAMP, wheelhouse.MODEL_WHEELS):
+        if item.name not in (wheelhouse.STAMP, wheelhouse.MODEL_WHEELS, wheelhouse.FRAMEWORK_WHEELS):
             _link_or_copy(str(item), str(context / "wheels" / item.name))
     # The models' own wheels, for the <model>-deps stages (empty where the family's models have none).
     (context / wheelhouse.MODEL_WHEELS).mkdir()
     if (wheels / wheelhouse.MODEL_WHEELS).is_dir():
         for item in (wheels / wheelhouse.MODEL_WHEELS).iterdir():
             _link_or_copy(str(item), str(context / wheelhouse.MODEL_WHEELS / item.name))
+    # The wheels a framework extending another adds, for the framework-layer stage (empty otherwise).
+    (context / wheelhouse.FRAMEWORK_WHEELS).mkdir()
+    if (wheels / wheelhouse.FRAMEWORK_WHEELS).is_dir():
+        for item in (wheels / wheelhouse.FRAMEWORK_WHEELS).iterdir():
+            _link_or_copy(str(item), str(context / wheelhouse.FRAMEWORK_WHEELS / item.name))
     models = context / "models" / model
     models.mkdir(parents=True)
     for path in model_files:

@@ -22,6 +22,9 @@ from launcher.spec.model import Base, Spec
 
 STAMP = ".complete.json"
 MODEL_WHEELS = "model-wheels"  # the models' own wheels and requirements-<model>.txt, a subfolder
+# A framework that extends another: the wheels it adds on top of the shared environment (with
+# requirements.txt pinning exactly those), a subfolder.
+FRAMEWORK_WHEELS = "framework-wheels"
 
 
 def pip_platforms(base: Base) -> list[str]:
@@ -32,8 +35,24 @@ def pip_platforms(base: Base) -> list[str]:
 
 def requirements(spec: Spec, framework: str, device: str) -> list[str]:
     """What the image's shared virtual environment installs: the harness's pins (with its base's
-    `harness_pins` in place of the same-named ones) and the framework's."""
-    return spec.requirements(framework, device)
+    `harness_pins` in place of the same-named ones) and the framework's (for a framework that extends
+    another, that one's: its own go into a layer on top)."""
+    layer = spec.layer_requirements(framework, device)
+    return [r for r in spec.requirements(framework, device) if r not in layer]
+
+
+def _keep_added(folder: Path, shared: Path) -> None:
+    """Leave in `folder` only the wheels `shared` lacks, and pin exactly those in its requirements.txt."""
+    from packaging.utils import parse_wheel_filename
+
+    pins = []
+    for wheel in sorted(folder.glob("*.whl")):
+        if (shared / wheel.name).exists():
+            wheel.unlink()
+        else:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+            pins.append(f"{name}=={version}")
+    (folder / "requirements.txt").write_text("".join(f"{p}\n" for p in pins))
 
 
 def model_requirements(spec: Spec, framework: str, device: str) -> dict[str, list[str]]:
@@ -85,7 +104,8 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     per_model = layer_requirements(spec, framework, device)
     platforms = pip_platforms(base)
     sources = [install.index_url or ""] + list(install.extra_index_urls) + list(find_links)
-    fingerprint = _fingerprint(reqs + [f"{m}:{r}" for m, rs in per_model.items() for r in rs],
+    layer = spec.layer_requirements(framework, device)
+    fingerprint = _fingerprint(reqs + [f"layer:{r}" for r in layer] + [f"{m}:{r}" for m, rs in per_model.items() for r in rs],
                                platforms, python, sources)
     target = wheelhouse_dir(cache, framework, device, python)
     stamp = target / STAMP
@@ -94,6 +114,10 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     if offline:
         raise UsageError(f"wheels for {framework}-{device} are not in the cache {target}; "
                          f"run `mlperf-docker fetch --variation _{framework},_{device}` on a connected machine")
+    # A framework extending another starts from that one's wheelhouse (the same wheels/, so its images
+    # share that environment layer), fetched first if need be.
+    shared = ensure(spec, spec.frameworks[framework].extends, device, cache, find_links, offline, log, python,
+                    index_url, ca_bundle) if layer else None
     # Download into a fresh folder and swap it in at the end: a failed or interrupted fetch leaves the
     # previous wheelhouse as it was, and no stale wheel from an older pin lingers.
     partial = target.with_name(target.name + ".partial")
@@ -102,6 +126,16 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     (partial / "requirements.txt").write_text("\n".join(reqs) + "\n")
     log(f"fetching wheels for {framework}-{device} (Python {python}, {base.platform}) into {target}")
     downloads = [(partial, ["requirements.txt"], False)]
+    if shared is not None:
+        for wheel in shared.glob("*.whl"):
+            shutil.copy2(wheel, partial / wheel.name)
+        downloads = []
+    if layer:
+        # The shared set plus the layer's pins, resolved together (so the added wheels fit the shared
+        # ones); afterwards only the added wheels are kept.
+        (partial / FRAMEWORK_WHEELS).mkdir()
+        (partial / FRAMEWORK_WHEELS / "layer.txt").write_text("\n".join(layer) + "\n")
+        downloads.append((partial / FRAMEWORK_WHEELS, ["../requirements.txt", "layer.txt"], False))
     if per_model:
         # The models' own pins go to their own folder (their image layers install it with --no-deps: their
         # dependencies, such as numpy, are the environment's), so the shared layers' wheels/ is unchanged.
@@ -123,7 +157,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
             args += ["--platform", platform]
         if ca_bundle:
             args += ["--cert", str(ca_bundle)]
-        for link in find_links:
+        for link in find_links + ([str(partial)] if dest != partial else []):
             args += ["--find-links", link]
         proc = run_child(args, env=env)  # dies with the launcher (SIGTERM, SIGHUP, Ctrl-C, even SIGKILL)
         if proc.returncode != 0:
@@ -131,8 +165,12 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
             last = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
             shutil.rmtree(partial, ignore_errors=True)
             raise BuildError(f"fetching wheels for {framework}-{device} failed: {last}")
+    if layer:
+        (partial / FRAMEWORK_WHEELS / "layer.txt").unlink()
+        _keep_added(partial / FRAMEWORK_WHEELS, partial)
     files = {p.relative_to(partial).as_posix(): sha256_file(p)
-             for p in sorted(partial.glob("*.whl")) + sorted(partial.glob(f"{MODEL_WHEELS}/*.whl"))}
+             for p in sorted(partial.glob("*.whl")) + sorted(partial.glob(f"{MODEL_WHEELS}/*.whl"))
+             + sorted(partial.glob(f"{FRAMEWORK_WHEELS}/*.whl"))}
     (partial / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "requirements": reqs, "files": files}, indent=1))
     old = target.with_name(target.name + ".old")
     if target.exists():

@@ -88,6 +88,9 @@ class Framework(_Strict):
     # TVM: the CPU target its images compile the model for at build time (a `<model>-tvm` stage runs
     # the harness's backends/tvm_compile.py); named in the image label io.mlperf-docker.tvm-target.
     compile_target: Optional[str] = None
+    # Another framework whose install (and so its shared environment layer) this one's images start from;
+    # `installs.<device>.requirements` are then installed on top, in a layer of their own.
+    extends: Optional[str] = None
     installs: dict[str, Install] = {}
     # Per-device reasons where `installs` has no entry; a string refuses every device.
     refuse: Optional[str | dict[str, str]] = None
@@ -246,6 +249,10 @@ class Spec(_Strict):
             for dev in fw.installs:
                 if dev not in self.devices:
                     raise ValueError(f"frameworks.{fname}.installs.{dev}: unknown device (known: {', '.join(self.devices)})")
+                parent = self.frameworks.get(fw.extends) if fw.extends else None
+                if fw.extends and (parent is None or parent.extends or dev not in parent.installs):
+                    raise ValueError(f"frameworks.{fname}.extends: {fw.extends!r} is not a framework installed on "
+                                     f"{dev} (that extends no other)")
         for mname, model in self.models.items():
             if model.dataset and model.dataset not in self.datasets:
                 raise ValueError(f"models.{mname}.dataset: unknown dataset {model.dataset!r}")
@@ -273,11 +280,28 @@ class Spec(_Strict):
         return base
 
     def install(self, framework: str, device: str) -> Install:
-        return self.frameworks[framework].installs[device]
+        """The (framework, device) install; for a framework that `extends` another, that one's install
+        with this one's pins and indexes added (the whole set the image pins)."""
+        fw = self.frameworks[framework]
+        own = fw.installs[device]
+        if not fw.extends:
+            return own
+        parent = self.install(fw.extends, device)
+        return Install(requirements=parent.requirements + own.requirements, version=own.version,
+                       index_url=own.index_url or parent.index_url,
+                       extra_index_urls=parent.extra_index_urls + [u for u in own.extra_index_urls
+                                                                   if u not in parent.extra_index_urls],
+                       base=own.base or parent.base)
+
+    def layer_requirements(self, framework: str, device: str) -> list[str]:
+        """The pins installed on top of the shared environment (a framework that `extends` another: its
+        own), else none."""
+        fw = self.frameworks[framework]
+        return list(fw.installs[device].requirements) if fw.extends else []
 
     def base_for(self, framework: str, device: str) -> Base:
         """The base of one (framework, device) image: the install's own, else the device's."""
-        install = self.frameworks[framework].installs.get(device)
+        install = self.install(framework, device) if device in self.frameworks[framework].installs else None
         return (install and install.base) or self.base(device)
 
     def requirements(self, framework: str, device: str) -> list[str]:

@@ -16,7 +16,9 @@ TEMPLATES = ROOT / "templates"
 # The in-image paths, from the launcher <-> harness contract (the harness and the run plan use the same).
 PATHS = {"model": MODEL_DIR, "dataset": DATASET_DIR, "harness": HARNESS_DIR,
          # where a model's own packages (images.yaml models.<name>.requirements) are installed
-         "model_deps": "/opt/model-deps", "compiled": COMPILED_DIR}
+         "model_deps": "/opt/model-deps", "compiled": COMPILED_DIR,
+         # where a framework extending another installs its own packages (images.yaml frameworks.<name>.extends)
+         "framework_layer": "/opt/framework-layer"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def render_all(spec: Spec) -> list[Rendered]:
             stages={m: stage_name(m) for m in models},
             model_files={m: spec.backend(m, framework).file_name for m in models},
             paths=PATHS,
+            layer=bool(spec.layer_requirements(framework, device)),
+            extends=spec.frameworks[framework].extends,
         )
         out.append(Rendered(f"{framework}-{device}.Dockerfile", text))
     return out

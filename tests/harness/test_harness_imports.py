@@ -15,6 +15,7 @@ ALLOWED = {"numpy", "PIL", "yaml", "mlperf_loadgen", "mlperf_harness"}
 FRAMEWORKS = {
     "onnxruntime_backend.py": {"onnxruntime"},
     "pytorch_backend.py": {"torch"},
+    "ray_backend.py": {"ray"},  # its actors import pytorch_backend
     "tf_backend.py": {"tensorflow"},
     "tflite_backend.py": {"ai_edge_litert", "tflite_runtime", "tensorflow"},
     "ncnn_backend.py": {"ncnn"},

@@ -34,6 +34,7 @@ _BACKENDS = {
     "tvm-onnx": ("mlperf_harness.backends.tvm_backend", "TVMOnnxBackend"),
     "tvm-pytorch": ("mlperf_harness.backends.tvm_backend", "TVMPyTorchBackend"),
     "tvm-tflite": ("mlperf_harness.backends.tvm_backend", "TVMTFLiteBackend"),
+    "ray": ("mlperf_harness.backends.ray_backend", "RayBackend"),
 }
 _ALIASES = {"tensorflow": "tf"}
 
@@ -41,7 +42,7 @@ _ALIASES = {"tensorflow": "tf"}
 # are NHWC, ONNX and PyTorch NCHW); known without importing the framework.
 IMAGE_FORMATS = {"onnxruntime": "NCHW", "pytorch": "NCHW", "tf": "NHWC", "tflite": "NHWC",
                  "ncnn": "NCHW", "deepsparse": "NCHW", "tvm-onnx": "NCHW", "tvm-pytorch": "NCHW",
-                 "tvm-tflite": "NHWC"}
+                 "tvm-tflite": "NHWC", "ray": "NCHW"}
 
 
 def backend_names():
