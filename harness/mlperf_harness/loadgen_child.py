@@ -68,6 +68,10 @@ def run_test(spec: TestSpec) -> None:
     import mlperf_loadgen as lg
 
     model = models.get_model(spec.model)
+    if model.code.llm:  # generative: a Hugging Face checkpoint folder and the token-streaming SUT
+        from mlperf_harness.llm.run import run_test as run_llm_test
+
+        return run_llm_test(spec, model, _guarded)
     backend = backends.create_backend(
         spec.backend, spec.model_path, device=spec.device, threads=spec.threads, precision=spec.precision,
         input_names=model.input_names, outputs=model.outputs, output_names=model.output_names)

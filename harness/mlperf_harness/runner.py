@@ -49,8 +49,9 @@ def _warnings(plan: RunPlan) -> List[str]:
 def run_plan(plan: RunPlan) -> int:
     model = models.get_model(plan.model)
     results.check_name("--system", plan.system)
-    if not os.path.isfile(plan.model_path):
-        raise HarnessError(f"model file {plan.model_path} not found")
+    if not (os.path.isdir if model.code.llm else os.path.isfile)(plan.model_path):
+        what = "checkpoint folder" if model.code.llm else "model file"
+        raise HarnessError(f"{what} {plan.model_path} not found")
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
     compliance.check_tests(plan.compliance, model.name, model.loadgen_key)
