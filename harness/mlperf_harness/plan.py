@@ -69,6 +69,7 @@ class RunPlan:
     batch_timeout_ms: Optional[float] = None  # Server batching; None: from the latency bound
     find_peak: bool = False  # Server performance: search the peak target_qps
     precision: str = "fp32"
+    beam_size: Optional[int] = None  # generative models with beam search (gptj)
 
     @classmethod
     def from_settings(cls, settings: contract.BenchmarkSettings,
@@ -95,7 +96,8 @@ class RunPlan:
             scenario_target_qps=scenario_qps, scenario_target_latency_ms=scenario_latency,
             dataset_args=dataset_args,
             compliance=contract.parse_compliance(settings.compliance), precision=get("precision"),
-            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak))
+            batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak),
+            beam_size=settings.beam_size)
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""

@@ -55,6 +55,8 @@ def run_plan(plan: RunPlan) -> int:
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
     compliance.check_tests(plan.compliance, model.name, model.loadgen_key)
+    if plan.beam_size and not (model.code.llm and model.code.load("llm").beam_setting):
+        raise HarnessError(f"--beam-size: {model.name} does not search with beams (only gptj does)")
     # Opened here for its size and the accuracy script; the tests open their own copy.
     dataset = model.open_dataset(plan.dataset_path, plan.count,
                                     model_path=plan.model_path, **plan.dataset_args)
@@ -104,7 +106,7 @@ def run_plan(plan: RunPlan) -> int:
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
                 test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
-                extra={"batch_timeout_ms": plan.batch_timeout_ms})
+                extra={"batch_timeout_ms": plan.batch_timeout_ms, "beam_size": plan.beam_size})
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])
             else:
