@@ -113,7 +113,8 @@ class Summary:
 
 
 # Token throughput as LoadGen names it: Server, Offline (use_token_latencies), inferred (gptj).
-_TOKENS_KEYS = ("Completed tokens per second", "Tokens per second", "Tokens per second (inferred)")
+_TOKENS_KEYS = ("Completed tokens per second", "Completed tokens per second (inferred)", "Tokens per second",
+                "Tokens per second (inferred)")
 
 
 def parse_summary(text: str) -> Summary:
