@@ -65,7 +65,9 @@ def test_gptj_every_scenario(cli_env, cache_dir, tmp_path):
         assert accuracy_values(folder) == {"rouge1": 100.0, "rouge2": 100.0, "rougeL": 100.0, "rougeLsum": 100.0,
                                            "gen_len": chain_chars, "gen_num": 1}, scenario
         text = summary(folder)
-        assert f"Scenario : {scenario}" in text and "tokens per second" in text.lower(), text
+        assert f"Scenario : {scenario}" in text, text
+        if scenario != "SingleStream":  # LoadGen reports the inferred token rate for the throughput scenarios
+            assert "tokens per second (inferred)" in text.lower(), text
     # int64 responses of 128 tokens (the reference's dtype), as the scorer reads them
     log = json.loads((scenario_dir(run_dir, "gptj-99", "Offline") / "accuracy" / "mlperf_log_accuracy.json").read_text())
     assert {len(entry["data"]) // 2 for entry in log} == {8 * per_sample}
