@@ -131,6 +131,9 @@ SETTINGS: Tuple[Setting, ...] = (
             required=True, computed=True),
     Setting("system", str, "system name (results folder)", default="default_system",
             computed=True),
+    Setting("beam_size", int, "beams for generative models that search (gptj; the `_beam_size.N` "
+            "variation; default: the reference's)", aliases=("--beam-size",), minimum=1, maximum=64,
+            computed=True),
     Setting("scenario", str, "Offline, Server, SingleStream, MultiStream (case-insensitive); "
             "repeat or comma-separate to run several (default: Offline)", default="Offline",
             metavar="SCENARIO"),

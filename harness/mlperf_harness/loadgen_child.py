@@ -70,6 +70,10 @@ def run_test(spec: TestSpec) -> None:
     import mlperf_loadgen as lg
 
     model = models.get_model(spec.model)
+    if model.code.llm:  # generative: a Hugging Face checkpoint folder and the token-streaming SUT
+        from mlperf_harness.llm.run import run_test as run_llm_test
+
+        return run_llm_test(spec, model, _guarded)
     settings = loadgen_settings.build_test_settings(
         model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
     log_settings = loadgen_settings.build_log_settings(spec.test_dir)

@@ -99,10 +99,22 @@ class Summary:
     min_queries_met: Optional[bool] = None
     early_stopping_met: Optional[bool] = None
     raw: Dict[str, str] = field(default_factory=dict)  # key : value lines, first wins
+    # Generative models (LoadGen token metrics): tokens/s, the 99th percentile time to first token
+    # and time per output token, and the Server constraints on them (ns).
+    tokens_per_second: Optional[float] = None
+    ttft_p99_ns: Optional[int] = None
+    tpot_p99_ns: Optional[int] = None
+    ttft_limit_ns: Optional[int] = None
+    tpot_limit_ns: Optional[int] = None
 
     @property
     def latency_ms(self) -> Optional[float]:
         return None if self.latency_ns is None else self.latency_ns / 1e6
+
+
+# Token throughput as LoadGen names it: Server, Offline (use_token_latencies), inferred (gptj).
+_TOKENS_KEYS = ("Completed tokens per second", "Completed tokens per second (inferred)", "Tokens per second",
+                "Tokens per second (inferred)")
 
 
 def parse_summary(text: str) -> Summary:
@@ -119,7 +131,17 @@ def parse_summary(text: str) -> Summary:
             percentile, latency = f"{float(match.group(1)):g}", int(number)
             break
     samples = raw.get("Completed samples per second", raw.get("Samples per second"))
+    tokens = next((raw[k] for k in _TOKENS_KEYS if k in raw), None)
+
+    def ns(key):
+        value = _number(raw.get(key))
+        return None if value is None else int(value)
+
     return Summary(
+        tokens_per_second=_number(tokens),
+        ttft_p99_ns=ns("99.00 percentile first token latency (ns)"),
+        tpot_p99_ns=ns("99.00 percentile time to output token (ns)"),
+        ttft_limit_ns=ns("ttft_latency (ns)"), tpot_limit_ns=ns("tpot_latency (ns)"),
         scenario=raw.get("Scenario") or None, mode=_MODES.get(raw.get("Mode", "")),
         validity=raw.get("Result is") or None, samples_per_second=_number(samples),
         scheduled_samples_per_second=_number(raw.get("Scheduled samples per second")),
@@ -153,16 +175,18 @@ def detail_values(path: PathLike) -> dict:
 _ACCURACY = re.compile(r"accuracy=([\d.]+)%")
 _MAP = re.compile(r"^mAP=([\d.]+)%", re.M)
 _DICE = re.compile(r"^Accuracy: mean = ([\d.]+)", re.M)
+_ROUGE1 = re.compile(r"'rouge1': '?([\d.]+)")
 
 
 def read_accuracy(path: PathLike) -> Optional[float]:
     """accuracy.txt's headline value in percent: ImageNet's ``accuracy=N%``, OpenImages' ``mAP=N%``,
-    KiTS19's mean DICE (``Accuracy: mean = X``, X * 100), SQuAD's ``f1``; None if absent."""
+    KiTS19's mean DICE (``Accuracy: mean = X``, X * 100), SQuAD's ``f1``, the LLMs' ROUGE-1
+    (``'rouge1': N``); None if absent."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    match = _ACCURACY.search(text) or _MAP.search(text)
+    match = _ACCURACY.search(text) or _MAP.search(text) or _ROUGE1.search(text)
     if match:
         return float(match.group(1))
     match = _DICE.search(text)

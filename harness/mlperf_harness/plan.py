@@ -73,6 +73,7 @@ class RunPlan:
     network: Optional[str] = None
     sut_servers: List[str] = field(default_factory=list)
     port: int = contract.DEFAULT_SUT_PORT
+    beam_size: Optional[int] = None  # generative models with beam search (gptj)
 
     @classmethod
     def from_settings(cls, settings: contract.BenchmarkSettings,
@@ -101,7 +102,8 @@ class RunPlan:
             compliance=contract.parse_compliance(settings.compliance), precision=get("precision"),
             batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak),
             network=settings.network, port=get("port"),
-            sut_servers=contract.parse_servers(settings.sut_servers) if settings.network == "lon" else [])
+            sut_servers=contract.parse_servers(settings.sut_servers) if settings.network == "lon" else [],
+            beam_size=settings.beam_size)
 
     def targets(self, scenario: str) -> Tuple[Optional[float], Optional[float]]:
         """(target_qps, target_latency_ms) for ``scenario``: its own flag, else the generic one."""

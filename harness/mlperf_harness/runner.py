@@ -51,11 +51,14 @@ def run_plan(plan: RunPlan) -> int:
     results.check_name("--system", plan.system)
     if model.code.check_model:
         model.code.load("check_model")(plan.model_path)  # a model's refusal of a real artifact it cannot load
-    if not os.path.isfile(plan.model_path):
-        raise HarnessError(f"model file {plan.model_path} not found")
+    if not (os.path.isdir if model.code.llm else os.path.isfile)(plan.model_path):
+        what = "checkpoint folder" if model.code.llm else "model file"
+        raise HarnessError(f"{what} {plan.model_path} not found")
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")
     compliance.check_tests(plan.compliance, model.name, model.loadgen_key)
+    if plan.beam_size and not (model.code.llm and model.code.load("llm").beam_setting):
+        raise HarnessError(f"--beam-size: {model.name} does not search with beams (only gptj does)")
     if plan.network == "sut":  # a SUT server: no LoadGen here, nothing written
         from mlperf_harness.network_sut import serve
 
@@ -116,7 +119,8 @@ def run_plan(plan: RunPlan) -> int:
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
                 test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
-                extra={"batch_timeout_ms": plan.batch_timeout_ms, "sut_servers": plan.sut_servers})
+                extra={"batch_timeout_ms": plan.batch_timeout_ms, "sut_servers": plan.sut_servers,
+                       "beam_size": plan.beam_size})
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])
             else:

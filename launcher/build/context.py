@@ -51,8 +51,11 @@ def stage(cache: Path, dockerfile: Path, wheels: Path, model: str, model_files: 
             _link_or_copy(str(item), str(context / wheelhouse.FRAMEWORK_WHEELS / item.name))
     models = context / "models" / model
     models.mkdir(parents=True)
-    for path in model_files:
-        _link_or_copy(str(path), str(models / path.name))
+    for path in model_files:  # a file, or a checkpoint folder (generative models)
+        if path.is_dir():
+            _copy_tree(path, models / path.name)
+        else:
+            _link_or_copy(str(path), str(models / path.name))
     data = context / "datasets" / dataset
     data.mkdir(parents=True)
     if dataset_dir is not None:

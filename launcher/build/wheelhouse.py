@@ -147,10 +147,12 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     # PIP_EXTRA_INDEX_URL), never its command line, which any user sees in `ps`.
     env = pip_environment(index_url or install.index_url, install.extra_index_urls,
                           str(ca_bundle) if ca_bundle else None)
+    if per_model:
+        _build_source_pins(spec, per_model, partial / MODEL_WHEELS, env, ca_bundle, find_links, log)
     for dest, files, no_deps in downloads:
         args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
                 "--implementation", "cp", "--python-version", python, "--dest", str(dest)]
-        args += ["--no-deps"] if no_deps else []
+        args += ["--no-deps", "--find-links", str(dest)] if no_deps else []
         for name in files:
             args += ["--requirement", str(dest / name)]
         for platform in platforms:
@@ -178,6 +180,31 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     partial.rename(target)
     shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _build_source_pins(spec: Spec, per_model: dict[str, list[str]], dest: Path, env: dict, ca_bundle,
+                       find_links: list[str], log) -> None:
+    """The models' `source_builds` pins (pure-Python packages published as source only) built into
+    `py3-none-any` wheels in `dest`, where the download that follows finds them (--find-links)."""
+    from launcher.spec.model import _name
+
+    pins = sorted({p for m in per_model for p in spec.models[m].requirements
+                   if _name(p) in {_name(n) for n in spec.models[m].source_builds}})
+    if not pins:
+        return
+    log(f"building {', '.join(pins)} from source into pure-Python wheels (no wheel is published)")
+    args = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-binary=:all:",
+            "--wheel-dir", str(dest)] + (["--cert", str(ca_bundle)] if ca_bundle else [])
+    for link in find_links:
+        args += ["--find-links", link]
+    proc = run_child(args + pins, env=env)
+    if proc.returncode != 0:
+        lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
+        raise BuildError(f"building {', '.join(pins)} from source failed: "
+                         f"{lines[-1].strip() if lines else proc.returncode}")
+    impure = [w.name for w in dest.glob("*.whl") if not w.name.endswith("-none-any.whl")]
+    if impure:
+        raise BuildError(f"source_builds must be pure-Python packages; {impure[0]} is not")
 
 
 def verify(target: Path) -> list[tuple[str, str, str]]:

@@ -61,12 +61,16 @@ class FileBind:
     target: str
 
 
-def model_file(path: Path | None, folder: str) -> FileBind | None:
-    """--model FILE: resolved (symlinks), a regular file, bound as <folder>/<name the user gave>."""
+def model_file(path: Path | None, folder: str, checkpoint_dir: bool = False) -> FileBind | None:
+    """--model FILE: resolved (symlinks), a regular file, bound as <folder>/<name the user gave>.
+    ``checkpoint_dir`` (generative models): --model DIR, a Hugging Face checkpoint folder (config.json)."""
     if path is None:
         return None
     resolved = existing_path("--model", path)
-    if not resolved.is_file():
+    if checkpoint_dir:
+        if not (resolved / "config.json").is_file():
+            raise UsageError(f"--model {path}: not a checkpoint folder (no config.json)")
+    elif not resolved.is_file():
         raise UsageError(f"--model {path}: not a file")
     return FileBind(resolved, f"{folder}/{path.name}")
 

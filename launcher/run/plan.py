@@ -143,6 +143,13 @@ def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) ->
         raise UsageError(str(exc)) from None
 
 
+def _generative(model: str) -> bool:
+    """A generative model (its harness code runs a Hugging Face checkpoint folder)."""
+    from mlperf_harness.models import get_model
+
+    return bool(get_model(model).code.llm)
+
+
 def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev"),
               serving: bool = False) -> RunPlan:
     """Check everything that can be checked without the engine, once, and decide the run (or, with
@@ -167,7 +174,8 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     _check_audit_tests(spec, variation, options)
     backend = spec.backend(variation.model, variation.framework, variation.precision)
     mounts = []
-    if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR)) is not None:
+    generative = _generative(variation.model)
+    if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR, generative)) is not None:
         mounts.append(Mount(str(model.source), model.target, read_only=True))  # the file, never its folder
         model_path = model.target
     else:
@@ -176,7 +184,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         mounts.append(Mount(str(folder.resolve()), USER_DATASET_MOUNT, read_only=True))
     benchmark = replace(
         options.benchmark, model=variation.model, backend=variation.framework, device=variation.device,
-        precision=variation.precision,
+        precision=variation.precision, beam_size=variation.beam_size,
         model_path=model_path, dataset_path=USER_DATASET_MOUNT if folder is not None else DATASET_DIR,
         output_dir=RESULTS_MOUNT,
         system=system_name(spec, variation, options.hw_name, network=options.benchmark.network == "lon"))

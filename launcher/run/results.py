@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlperf_harness.contract import ACCURACY_TXT, SUMMARY, find_test_dirs, read_accuracy, read_summary
+from mlperf_harness.report import token_metrics
 
 from launcher.errors import UsageError
 
@@ -46,6 +47,7 @@ class TestResult:
     latency_ms: float | None = None
     validity: str | None = None
     accuracy: float | None = None
+    tokens: str | None = None  # generative models: tokens/s and TTFT/TPOT against their constraints
 
 
 def collect(run_dir: Path) -> list[TestResult]:
@@ -64,14 +66,16 @@ def collect(run_dir: Path) -> list[TestResult]:
             latency_percentile=f"p{summary.latency_percentile}" if performance and summary.latency_ns is not None else None,
             latency_ms=summary.latency_ms if performance else None,
             accuracy=read_accuracy(test.path / ACCURACY_TXT),
+            tokens=token_metrics(summary) or None if performance else None,
         ))
     return found
 
 
 def metric(result: TestResult) -> str:
     """The scenario's headline figure: throughput, or the latency percentile LoadGen judges."""
+    tokens = f", {result.tokens}" if result.tokens else ""
     if result.samples_per_second is not None:
-        return f"{result.samples_per_second:.1f} samples/s"
+        return f"{result.samples_per_second:.1f} samples/s{tokens}"
     if result.latency_ms is not None:
-        return f"{result.latency_percentile} {result.latency_ms:.3f} ms"
+        return f"{result.latency_percentile} {result.latency_ms:.3f} ms{tokens}"
     return "-"

@@ -180,6 +180,9 @@ class Model(_Strict):
     # Pinned Python packages this model's harness code needs (its accuracy script, its sliding window),
     # installed into the model's own image layer, so the framework layers stay shared.
     requirements: list[str] = []
+    # Names of pins above published as source only (no wheel): pure-Python packages the wheelhouse builds
+    # into a wheel on the host (`pip wheel --no-deps`), so image builds still install wheels only.
+    source_builds: list[str] = []
     # The scenarios the reference runs this model in; empty: all four.
     scenarios: list[Literal["Offline", "Server", "SingleStream", "MultiStream"]] = []
     backends: dict[str, Backend] = {}
@@ -191,6 +194,9 @@ class Model(_Strict):
 
     @model_validator(mode="after")
     def _backends_or_reason(self) -> "Model":
+        unknown = [n for n in self.source_builds if n not in {_name(p) for p in self.requirements}]
+        if unknown:
+            raise ValueError(f"source_builds: {unknown[0]} is not one of `requirements`")
         if not self.backends and not self.refuse:
             raise ValueError("`backends` or a `refuse` reason")
         if self.backends and not (self.loadgen_key and self.dataset and self.performance_sample_count):

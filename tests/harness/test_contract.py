@@ -22,7 +22,7 @@ SAMPLE = {
     "offline_target_qps": 123.0, "server_target_qps": 0.5, "target_latency": 40.0,
     "singlestream_target_latency": 2.0, "multistream_target_latency": 1e-3, "run_style": "test",
     "dataset_args": "cache_dir=/tmp/c,layout=NHWC", "compliance": "TEST01,TEST04",
-    "batch_timeout_ms": 2.5, "find_peak": True,
+    "batch_timeout_ms": 2.5, "find_peak": True, "beam_size": 4,
     "network": "lon", "sut_servers": "http://a:8000,http://b:8001", "port": 8001,
 }
 # What a setting needs beside it to be valid (as scenario flags need their scenario).

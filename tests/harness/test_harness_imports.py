@@ -27,11 +27,15 @@ FRAMEWORKS = {
     "weights_pytorch.py": {"torch", "transformers"},
     # the float16 ONNX conversion, run where onnxconverter-common is installed (never at run time)
     "convert_fp16.py": {"onnx", "onnxconverter_common"},
+    # the generative models' Hugging Face checkpoints (imported when an LLM test starts)
+    "generation.py": {"torch", "transformers"},
 }
 MODEL_PACKAGES = {
     "models/retinanet/accuracy.py": {"pycocotools"},
     "models/unet3d/__init__.py": {"scipy"},
     "models/dlrm_v2/accuracy.py": {"sklearn"},
+    "llm/rouge.py": {"rouge_score", "nltk"},
+    "models/llama2_70b/dataset.py": {"pandas"},
 }
 
 # Everything but the framework backends (whose frameworks pull in their own
@@ -58,7 +62,8 @@ def test_no_host_only_imports():
     loaded = set(modules.split())
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
     assert not loaded & {"torch", "tensorflow", "ai_edge_litert"}
-    assert not loaded & {"pycocotools", "scipy", "sklearn"}  # a model's own packages: imported when used
+    assert not loaded & {"pycocotools", "scipy", "sklearn", "rouge_score", "nltk", "pandas",
+                         "transformers"}  # a model's own packages: imported when used
 
 
 def _imports(path: Path):

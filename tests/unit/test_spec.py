@@ -41,10 +41,15 @@ def test_every_refused_combination_has_a_reason():
     (("pytorch", "cpu", "resnet50", "int8"), "fp32, bfloat16, float16 only"),
     (("onnxruntime", "tpu", "resnet50", "fp32"), "TPU"),
     (("deepsparse", "cuda", "bert-99", "fp32"), "DeepSparse is a CPU-only"),
-    (("onnxruntime", "cpu", "llama2-70b-99", "fp32"), "gated"),
+    (("onnxruntime", "cpu", "llama2-70b-99", "fp32"), "no onnxruntime backend"),
 ])
 def test_refusal_reasons(combo, fragment):
     assert fragment in load_spec().check(*combo).reason
+
+
+def test_llama2_real_weights_are_gated():
+    """llama2-70b runs on its stand-in; the real (gated) weights are refused with the reason."""
+    assert "gated" in load_spec().backend("llama2-70b-99", "pytorch").real_refuse
 
 
 @pytest.mark.parametrize("mutate, message", [

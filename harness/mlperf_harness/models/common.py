@@ -50,6 +50,9 @@ class ModelCode:
     accuracy: Optional[str] = None
     # --dataset_args the dataset accepts: key -> (kind, help). Kinds: path, int, choice:A|B.
     dataset_args: Dict[str, tuple] = field(default_factory=dict)
+    # "module:NAME" of a generative model's LLMRules (mlperf_harness.llm): the harness runs it
+    # through llm/run.py (token-streaming SUT, Hugging Face checkpoint folder) instead of a backend.
+    llm: Optional[str] = None
 
     def load(self, what: str):
         """Import the module (and attribute) named by field ``what``."""
