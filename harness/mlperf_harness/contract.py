@@ -365,10 +365,6 @@ BenchmarkSettings = make_dataclass(
 BenchmarkSettings.__module__ = __name__
 
 
-def canonical_backend(name: str) -> str:
-    return BACKEND_ALIASES.get(name.lower(), name.lower())
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (exit status 2)."""
 
@@ -390,7 +386,7 @@ def build_parser(prog: str = "python -m mlperf_harness",
             kwargs.update(action="store_true", metavar=None)
             del kwargs["metavar"]
         elif s.name == "backend":
-            kwargs.update(type=canonical_backend, choices=s.choices)
+            kwargs.update(type=lambda name: BACKEND_ALIASES.get(name.lower(), name.lower()), choices=s.choices)
         elif s.choices:
             kwargs["choices"] = s.choices
         else:
