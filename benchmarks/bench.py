@@ -42,12 +42,16 @@ MODELS = {
     "bert": ("bert-99", "bert", ("onnxruntime", "pytorch", "deepsparse")),
     "dlrm": ("dlrm-99", "dlrm_v2", ("pytorch",)),
     "rnnt": ("rnnt", "rnnt", ("pytorch",)),
+    "retinanet": ("retinanet", "retinanet", ("onnxruntime", "pytorch")),
+    "3d-unet": ("3d-unet-99", "unet3d", ("onnxruntime", "pytorch")),
 }
 # MLPerf's Server latency bounds (mlperf.conf), ms
-LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0}
+# (3d-unet has no Server scenario: no bound, no peak search)
+LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0, "retinanet": 100.0,
+                    "3d-unet": None}
 # each generator's size argument (--samples)
 SIZE_ARGUMENT = {"resnet50": "n_samples", "bert": "n_questions", "dlrm_v2": "n_samples",
-                 "rnnt": "n_utterances"}
+                 "rnnt": "n_utterances", "retinanet": "n_samples", "unet3d": "n_cases"}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
               "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",)}
@@ -101,7 +105,7 @@ class Case:
             input_names=self.info.input_names, outputs=self.info.outputs,
             output_names=self.info.output_names)
         # A model with a fixed batch (the tvm-tflite stand-in: 1) caps the batches, as in the harness.
-        self.batch = batch = min(batch, self.backend.max_batch or batch)
+        self.batch = min(self.batch, self.backend.max_batch or self.batch)
         dataset = self.info.open_dataset(info["dataset_path"],
                                          layout=getattr(self.backend, "image_format", "NCHW"))
         self.count = len(dataset)
@@ -175,7 +179,7 @@ class Case:
         settings.min_query_count = queries
         settings.max_query_count = 0 if min_duration_ms else queries
         settings.performance_sample_count_override = self.count
-        bound_ns = int(self.latency_bound_ms * 1e6)
+        bound_ns = int((self.latency_bound_ms or 0) * 1e6)  # 0: a model without a Server scenario
         if scenario == "Offline":
             settings.offline_expected_qps = target_qps or 1.0
         elif scenario == "Server":
