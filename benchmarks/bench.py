@@ -43,15 +43,12 @@ MODELS = {
     "dlrm": ("dlrm-99", "dlrm_v2", ("pytorch",)),
     "rnnt": ("rnnt", "rnnt", ("pytorch",)),
     "retinanet": ("retinanet", "retinanet", ("onnxruntime", "pytorch")),
-    "3d-unet": ("3d-unet-99", "unet3d", ("onnxruntime", "pytorch")),
 }
 # MLPerf's Server latency bounds (mlperf.conf), ms
-# (3d-unet has no Server scenario: no bound, no peak search)
-LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0, "retinanet": 100.0,
-                    "3d-unet": None}
+LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0, "retinanet": 100.0}
 # each generator's size argument (--samples)
 SIZE_ARGUMENT = {"resnet50": "n_samples", "bert": "n_questions", "dlrm_v2": "n_samples",
-                 "rnnt": "n_utterances", "retinanet": "n_samples", "unet3d": "n_cases"}
+                 "rnnt": "n_utterances", "retinanet": "n_samples"}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
               "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",)}
@@ -179,7 +176,7 @@ class Case:
         settings.min_query_count = queries
         settings.max_query_count = 0 if min_duration_ms else queries
         settings.performance_sample_count_override = self.count
-        bound_ns = int((self.latency_bound_ms or 0) * 1e6)  # 0: a model without a Server scenario
+        bound_ns = int(self.latency_bound_ms * 1e6)
         if scenario == "Offline":
             settings.offline_expected_qps = target_qps or 1.0
         elif scenario == "Server":

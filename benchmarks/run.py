@@ -111,9 +111,7 @@ def measure(case: "bench.Case", args) -> dict:
         single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
                            lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
     server = {"default": [], "timeout_0": []}
-    # a model without a Server scenario (3d-unet) gets no peak search
-    server_rounds = args.server_rounds if "Server" in (case.info.scenarios or ("Server",)) else 0
-    for _ in range(server_rounds):
+    for _ in range(args.server_rounds):
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
             found, readings = case.server_peak(n_off, prefetch=pf,
                                                batch_timeout_ms=timeout)
