@@ -78,6 +78,14 @@ class Spec(_Strict):
                         raise ValueError(f"models.{mname}.backends.{bname}.device_refuse.{p}: not in its precisions")
                     if unknown := [d for d in devices if d not in self.devices]:
                         raise ValueError(f"models.{mname}.backends.{bname}.device_refuse.{p}: unknown device {unknown[0]!r}")
+        # A framework's models' own pins are fetched into one wheelhouse together: they must agree.
+        pinned: dict[str, tuple[str, str]] = {}
+        for mname, model in self.models.items():
+            for pin in model.requirements:
+                other = pinned.setdefault(_name(pin), (mname, pin))
+                if other[1] != pin:
+                    raise ValueError(f"models.{mname}.requirements: {pin} but models.{other[0]} pins {other[1]} "
+                                     "(models share a framework's wheelhouse: pin one version)")
         return self
 
     # ---- queries -------------------------------------------------------------------------------

@@ -67,6 +67,9 @@ def test_llama2_real_weights_are_gated():
     (lambda r: r["models"]["resnet50"].update(dataset="coco"), "models.resnet50.dataset: unknown dataset 'coco'"),
     (lambda r: r["frameworks"]["onnxruntime"]["installs"].update(gpu={"requirements": []}),
      "frameworks.onnxruntime.installs.gpu: unknown device"),
+    # two models' own pins disagree (they are fetched into one wheelhouse together)
+    (lambda r: r["models"]["retinanet"]["requirements"].append("scipy==1.14.1"),
+     "models.retinanet.requirements: scipy==1.14.1 but models.3d-unet-99 pins scipy==1.15.3"),
 ])
 def test_errors_name_file_key_path_and_expectation(tmp_path, mutate, message):
     path = write_spec(tmp_path, mutate)
