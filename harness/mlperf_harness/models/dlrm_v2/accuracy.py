@@ -21,7 +21,7 @@ import numpy as np
 
 from mlperf_harness.errors import HarnessError
 from mlperf_harness.models.common import accuracy_main, accuracy_parser
-from mlperf_harness.models.resnet50.accuracy import load_log
+from mlperf_harness.models.resnet50.accuracy import SampleResults
 
 
 @dataclass
@@ -44,19 +44,10 @@ def evaluate(log_path, dataset=None, expect_total: Optional[int] = None) -> AucR
     """Score the log; with ``dataset`` (a CriteoDataset) each sample's row count is checked."""
     from sklearn.metrics import roc_auc_score
 
-    seen, probs, labels, duplicates = set(), [], [], 0
-    for entry in load_log(log_path):
-        index = entry.get("qsl_idx") if isinstance(entry, dict) else None
-        if not isinstance(index, int) or index < 0 or (dataset is not None and index >= len(dataset)):
-            raise HarnessError(f"{log_path}: qsl_idx {index!r} outside the dataset")
-        if index in seen:
-            duplicates += 1
-            continue
-        seen.add(index)
-        try:
-            data = np.frombuffer(bytes.fromhex(entry["data"]), dtype="<f4")
-        except (KeyError, TypeError, ValueError):
-            raise HarnessError(f"{log_path}: entry qsl_idx={index} has no valid float32 data") from None
+    results = SampleResults(log_path, None if dataset is None else len(dataset), "dataset", "<f4")
+    probs, labels, samples = [], [], 0
+    for index, data in results:
+        samples += 1
         if data.size % 2:
             raise HarnessError(f"{log_path}: entry qsl_idx={index} is not [prob, label] pairs")
         data = data.reshape(-1, 2)
@@ -67,15 +58,15 @@ def evaluate(log_path, dataset=None, expect_total: Optional[int] = None) -> AucR
                                    f"{rows.stop - rows.start}")
         probs.append(data[:, 0])
         labels.append(data[:, 1])
-    if expect_total is not None and len(seen) != expect_total:
-        raise HarnessError(f"{log_path}: covers {len(seen)} samples, expected {expect_total}")
-    if not seen:
+    if expect_total is not None and samples != expect_total:
+        raise HarnessError(f"{log_path}: covers {samples} samples, expected {expect_total}")
+    if not samples:
         raise HarnessError(f"{log_path}: no samples")
     prob, label = np.concatenate(probs), np.concatenate(labels)
     if len(np.unique(label)) < 2:
         raise HarnessError(f"{log_path}: the labels hold one class only; AUC is undefined")
     good = int(np.count_nonzero(prob.round() == label))
-    return AucResult(float(roc_auc_score(label, prob)), good, int(prob.size), len(seen), duplicates)
+    return AucResult(float(roc_auc_score(label, prob)), good, int(prob.size), samples, results.duplicates)
 
 
 def score(log_path, dataset, expect_total: Optional[int] = None) -> AucResult:

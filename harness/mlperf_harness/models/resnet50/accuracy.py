@@ -54,6 +54,32 @@ def load_log(path) -> list:
     return entries
 
 
+class SampleResults:
+    """The accuracy log's (qsl_idx, data) pairs, first entry per sample: an index must lie in
+    [0, count) (``count`` None: any index >= 0), a repeated one is skipped and counted in
+    ``duplicates``, and the hex data is read as ``dtype``."""
+
+    def __init__(self, path, count: Optional[int], what: str, dtype: str):
+        self.path, self.count, self.what, self.dtype = path, count, what, np.dtype(dtype)
+        self.duplicates = 0
+
+    def __iter__(self):
+        seen = set()
+        for entry in load_log(self.path):
+            index = entry.get("qsl_idx") if isinstance(entry, dict) else None
+            if not isinstance(index, int) or index < 0 or (self.count is not None and index >= self.count):
+                raise HarnessError(f"{self.path}: qsl_idx {index!r} outside the {self.what}")
+            if index in seen:
+                self.duplicates += 1
+                continue
+            seen.add(index)
+            try:
+                data = np.frombuffer(bytes.fromhex(entry["data"]), dtype=self.dtype)
+            except (KeyError, TypeError, ValueError):
+                raise HarnessError(f"{self.path}: entry qsl_idx={index} has no valid {self.dtype.name} data") from None
+            yield index, data
+
+
 def decode_label(entry: dict, path) -> int:
     try:
         raw = bytes.fromhex(entry["data"])

@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
-
 from mlperf_harness.errors import HarnessError
 from mlperf_harness.models.common import accuracy_main, accuracy_parser
-from mlperf_harness.models.resnet50.accuracy import load_log
+from mlperf_harness.models.resnet50.accuracy import SampleResults
 from mlperf_harness.models.retinanet.dataset import ANNOTATIONS, read_annotations
 
 
@@ -47,20 +45,9 @@ class MapResult:
 
 def detections_from_log(log_path, images: List[dict], expect_total: Optional[int] = None):
     """The log's detections as pycocotools wants them, plus the image ids it covers."""
-    detections, image_ids, seen = [], [], set()
-    no_results = duplicates = 0
-    for entry in load_log(log_path):
-        index = entry.get("qsl_idx") if isinstance(entry, dict) else None
-        if not isinstance(index, int) or not 0 <= index < len(images):
-            raise HarnessError(f"{log_path}: qsl_idx {index!r} outside the {len(images)} images")
-        if index in seen:
-            duplicates += 1
-            continue
-        seen.add(index)
-        try:
-            data = np.frombuffer(bytes.fromhex(entry["data"]), dtype="<f4")
-        except (KeyError, TypeError, ValueError):
-            raise HarnessError(f"{log_path}: entry qsl_idx={index} has no valid float32 data") from None
+    detections, image_ids, no_results = [], [], 0
+    results = SampleResults(log_path, len(images), f"{len(images)} images", "<f4")
+    for index, data in results:
         image = images[index]
         image_ids.append(image["id"])
         if len(data) < 7:
@@ -78,9 +65,9 @@ def detections_from_log(log_path, images: List[dict], expect_total: Optional[int
             ymin, xmin, ymax, xmax = ymin * height, xmin * width, ymax * height, xmax * width
             detections.append({"image_id": image["id"], "category_id": int(label),
                                "bbox": [xmin, ymin, xmax - xmin, ymax - ymin], "score": score})
-    if expect_total is not None and len(seen) != expect_total:
-        raise HarnessError(f"{log_path}: covers {len(seen)} images, expected {expect_total}")
-    return detections, image_ids, no_results, duplicates
+    if expect_total is not None and len(image_ids) != expect_total:
+        raise HarnessError(f"{log_path}: covers {len(image_ids)} images, expected {expect_total}")
+    return detections, image_ids, no_results, results.duplicates
 
 
 def evaluate(log_path, annotation_file, expect_total: Optional[int] = None) -> MapResult:

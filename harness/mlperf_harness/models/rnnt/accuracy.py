@@ -17,11 +17,9 @@ import sys
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import numpy as np
-
 from mlperf_harness.errors import HarnessError
 from mlperf_harness.models.common import accuracy_main, accuracy_parser
-from mlperf_harness.models.resnet50.accuracy import load_log
+from mlperf_harness.models.resnet50.accuracy import SampleResults
 from mlperf_harness.models.rnnt import LABELS
 
 
@@ -56,28 +54,19 @@ class WerResult:
 
 def evaluate(log_path, dataset, expect_total: Optional[int] = None) -> WerResult:
     """Score the log against ``dataset`` (a LibriSpeechDataset; qsl_idx = its utterance index)."""
-    seen, errors, words, duplicates = set(), 0, 0, 0
-    for entry in load_log(log_path):
-        index = entry.get("qsl_idx") if isinstance(entry, dict) else None
-        if not isinstance(index, int) or not 0 <= index < len(dataset):
-            raise HarnessError(f"{log_path}: qsl_idx {index!r} outside the {len(dataset)} utterances")
-        if index in seen:
-            duplicates += 1
-            continue
-        seen.add(index)
-        try:
-            ids = np.frombuffer(bytes.fromhex(entry["data"]), dtype="<i8")
-        except (KeyError, TypeError, ValueError):
-            raise HarnessError(f"{log_path}: entry qsl_idx={index} has no valid int64 data") from None
+    errors, words, samples = 0, 0, 0
+    results = SampleResults(log_path, len(dataset), f"{len(dataset)} utterances", "<i8")
+    for index, ids in results:
+        samples += 1
         if ids.size and (ids.min() < 0 or ids.max() >= len(LABELS)):
             raise HarnessError(f"{log_path}: entry qsl_idx={index} holds ids outside the {len(LABELS)} labels")
         hypothesis = "".join(LABELS[i] for i in ids).split()
         reference = dataset.transcripts[index].split()
         errors += levenshtein(hypothesis, reference)
         words += len(reference)
-    if expect_total is not None and len(seen) != expect_total:
-        raise HarnessError(f"{log_path}: covers {len(seen)} utterances, expected {expect_total}")
-    return WerResult(errors, words, len(seen), duplicates)
+    if expect_total is not None and samples != expect_total:
+        raise HarnessError(f"{log_path}: covers {samples} utterances, expected {expect_total}")
+    return WerResult(errors, words, samples, results.duplicates)
 
 
 def score(log_path, dataset, expect_total: Optional[int] = None) -> WerResult:
