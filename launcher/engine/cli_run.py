@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 from launcher.engine.base import LineSink, RunOutcome
+from launcher.engine.build_log import short
 from launcher.errors import EngineError
+
+CHUNK = 1 << 20  # bytes per read of an image archive
 
 
 def run_argv(argv: list[str], on_line: LineSink, timeout: float | None = None,
@@ -57,3 +60,19 @@ def _quietly(action: Callable[[], object]) -> None:
         action()
     except Exception:  # best effort: the container may already be gone
         pass
+
+
+def stream_stdout(argv: list[str], failure: str) -> Iterator[bytes]:
+    """argv's standard output in chunks (an engine's `save`); a non-zero exit raises EngineError
+    "<failure>: <its last error words>"."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        while chunk := proc.stdout.read(CHUNK):
+            yield chunk
+    finally:
+        proc.stdout.close()
+        error = proc.stderr.read().decode(errors="replace").strip()
+        status = proc.wait()
+    if status != 0:
+        raise EngineError(f"{failure}: {short(error or f'status {status}')}")

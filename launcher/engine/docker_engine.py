@@ -15,12 +15,12 @@ from typing import BinaryIO, Iterator
 
 from launcher.engine.base import (BuildRequest, ContainerEngine, ContainerInfo, ContainerSummary, ImageInfo, LineSink,
                                   RunOutcome)
+from launcher.engine.cli_run import CHUNK, stream_stdout
 from launcher.engine.container_run import StartError, run_container
 from launcher.engine.build_log import StepTracker, short as _short, stream_build  # noqa: F401  (StepTracker: re-exported)
 from launcher.errors import EngineError, RunError
 from launcher.run.container import ContainerSpec
 
-CHUNK = 1 << 20
 
 class DockerEngine(ContainerEngine):
     """docker (the engine behind DOCKER_HOST, or the local socket)."""
@@ -132,17 +132,7 @@ class DockerEngine(ContainerEngine):
                 raise EngineError(f"the engine could not save {tags[0]}: {exc.explanation or exc}") from None
             return
         # Several images in one archive (shared layers once): the SDK wraps only the one-image form.
-        proc = subprocess.Popen([self.cli, "save", *tags], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stderr is not None
-        try:
-            while chunk := proc.stdout.read(CHUNK):
-                yield chunk
-        finally:
-            proc.stdout.close()
-            error = proc.stderr.read().decode(errors="replace").strip()
-            status = proc.wait()
-        if status != 0:
-            raise EngineError(f"the engine could not save {', '.join(tags)}: {_short(error or f'status {status}')}")
+        yield from stream_stdout([self.cli, "save", *tags], f"the engine could not save {', '.join(tags)}")
 
     def load(self, archive: BinaryIO) -> None:
         import docker

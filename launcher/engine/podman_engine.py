@@ -22,11 +22,10 @@ from typing import BinaryIO, Iterator
 from launcher.engine.base import (BuildRequest, ContainerEngine, ContainerInfo, ContainerSummary, ImageInfo, LineSink,
                                   RunOutcome)
 from launcher.engine.build_log import short, stream_build
-from launcher.engine.cli_run import run_argv
+from launcher.engine.cli_run import CHUNK, run_argv, stream_stdout
 from launcher.errors import EngineError, RunError
 from launcher.run.container import ContainerSpec
 
-CHUNK = 1 << 20
 
 
 class PodmanEngine(ContainerEngine):
@@ -106,17 +105,7 @@ class PodmanEngine(ContainerEngine):
 
     def save(self, tags: list[str]) -> Iterator[bytes]:
         args = [self.cli, "save", "--format", "docker-archive"] + (["--multi-image-archive"] if len(tags) > 1 else [])
-        proc = subprocess.Popen(args + tags, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stderr is not None
-        try:
-            while chunk := proc.stdout.read(CHUNK):
-                yield chunk
-        finally:
-            proc.stdout.close()
-            error = proc.stderr.read().decode(errors="replace").strip()
-            status = proc.wait()
-        if status != 0:
-            raise EngineError(f"podman could not save {', '.join(tags)}: {short(error or f'status {status}')}")
+        yield from stream_stdout(args + tags, f"podman could not save {', '.join(tags)}")
 
     def load(self, archive: BinaryIO) -> None:
         proc = subprocess.Popen([self.cli, "load"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
