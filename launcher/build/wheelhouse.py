@@ -188,7 +188,8 @@ def _build_source_pins(spec: Spec, per_model: dict[str, list[str]], dest: Path, 
     `py3-none-any` wheels in `dest`, where the download that follows finds them (--find-links)."""
     from launcher.spec.model import _name
 
-    pins = sorted({p for m in per_model for p in spec.models[m].requirements
+    models = [m for m in per_model if m != CONVERTER]  # the converter's pins are wheels only
+    pins = sorted({p for m in models for p in spec.models[m].requirements
                    if _name(p) in {_name(n) for n in spec.models[m].source_builds}})
     if not pins:
         return
