@@ -67,8 +67,6 @@ def _warm_up(run, sample_spec, batch_sizes) -> None:
 
 
 def run_test(spec: TestSpec) -> None:
-    import mlperf_loadgen as lg
-
     model = models.get_model(spec.model)
     if model.code.llm:  # generative: a Hugging Face checkpoint folder and the token-streaming SUT
         from mlperf_harness.llm.run import run_test as run_llm_test
@@ -84,23 +82,30 @@ def run_test(spec: TestSpec) -> None:
         else:
             backend = _create_backend(spec, model)
             sut, qsl = _local_sut(spec, model, settings, backend)
-        sut_handle = sut.construct()
-        qsl_handle = qsl.construct()
-        try:
-            # An audit test names its audit.config; otherwise a path that cannot exist, so
-            # that no audit.config is ever picked up by accident.
-            audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
-            lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
-        finally:
-            sut.destroy()
-            qsl.destroy()
-        print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+        start_test(spec, sut, qsl, settings, log_settings)
         if hasattr(backend, "stats_line"):  # ray: samples per actor
             print(backend.stats_line(), flush=True)
     finally:
         if hasattr(backend, "close"):  # ray: ray.shutdown()
             backend.close()
     results.remove_empty_trace(Path(spec.test_dir))
+
+
+def start_test(spec: TestSpec, sut, qsl, settings, log_settings) -> None:
+    """One LoadGen test of ``sut`` on ``qsl``; both destroyed after it; the SUT's stats line printed."""
+    import mlperf_loadgen as lg
+
+    sut_handle = sut.construct()
+    qsl_handle = qsl.construct()
+    try:
+        # An audit test names its audit.config; otherwise a path that cannot exist, so
+        # that no audit.config is ever picked up by accident.
+        audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
+        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
+    finally:
+        sut.destroy()
+        qsl.destroy()
+    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
 
 
 def _create_backend(spec: TestSpec, model):

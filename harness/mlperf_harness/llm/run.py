@@ -4,7 +4,6 @@ token-streaming SUT."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from mlperf_harness import loadgen_settings, results
@@ -15,8 +14,6 @@ from mlperf_harness.qsl import SampleLibrary
 
 
 def run_test(spec, model, guarded) -> None:
-    import mlperf_loadgen as lg
-
     rules = model.code.load("llm")
     if spec.scenario not in (model.scenarios or (spec.scenario,)):
         raise HarnessError(f"{model.name} runs {', '.join(model.scenarios)} only (as the reference)")
@@ -37,12 +34,7 @@ def run_test(spec, model, guarded) -> None:
     qsl.load_samples = guarded(qsl.load_samples, "loading samples failed")
     sut = TokenSUT(spec.scenario, llm.generate, qsl, model.response_dtype, max_batchsize=max_batch,
                    stream_first_token=rules.stream_first_token)
-    sut_handle, qsl_handle = sut.construct(), qsl.construct()
-    try:
-        audit = spec.audit_config or os.path.join(spec.test_dir, "no-audit.config")
-        lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings, audit)
-    finally:
-        sut.destroy()
-        qsl.destroy()
-    print(f"{sut.stats_line()} for {spec.scenario} {spec.mode}", flush=True)
+    from mlperf_harness.loadgen_child import start_test
+
+    start_test(spec, sut, qsl, settings, log_settings)
     results.remove_empty_trace(Path(spec.test_dir))
