@@ -7,7 +7,9 @@ any, is kept); an image pip cannot resolve is an error. Nothing is installed or 
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
@@ -65,6 +67,31 @@ def _with_model_pins(spec, framework: str, device: str) -> list[str]:
     return pins
 
 
+def source_wheels(spec, sets: Sequence[ImageSet], dest, index_url: Optional[str] = None,
+                  cert: Optional[str] = None, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Build the models' `source_builds` pins (published as source only, so pip's binary-only resolver
+    cannot see them) into pure-Python wheels in ``dest``, which the resolution then takes as a
+    --find-links folder, as the image's own wheel fetch does. Returns {image: reason} for the images
+    that stay unchecked because the build failed (e.g. PyPI not reachable)."""
+    from launcher.build.child import pip_environment
+    from launcher.build.wheelhouse import build_source_wheels, source_pins
+    from launcher.errors import BuildError
+
+    per_image = {s.name: source_pins(spec, spec.image_groups.get(tuple(s.name.rsplit("-", 1)), []))
+                 for s in sets}
+    pins = sorted({p for ps in per_image.values() for p in ps})
+    if not pins:
+        return {}
+    # As isolated as the resolution: none of this machine's pip settings, only the lab's index if given.
+    isolated = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env = pip_environment(index_url, (), cert, base=dict(isolated, PIP_CONFIG_FILE=os.devnull))
+    try:
+        build_source_wheels(pins, Path(dest), env, cert, log=log)
+    except BuildError as exc:
+        return {name: f"{name}: unchecked, {exc}" for name, ps in per_image.items() if ps}
+    return {}
+
+
 @dataclass
 class LockResult:
     resolved: dict[str, list[resolver.Resolved]] = field(default_factory=dict)
@@ -74,14 +101,18 @@ class LockResult:
 
 def lock(sets: Sequence[ImageSet], isolated: bool = True, find_links: Sequence[str] = (), jobs: int = 2,
          log: Callable[[str], None] = print, resolve: Optional[Callable] = None,
-         retries: Optional[int] = 1, index_url: Optional[str] = None, cert: Optional[str] = None) -> LockResult:
+         retries: Optional[int] = 1, index_url: Optional[str] = None, cert: Optional[str] = None,
+         unchecked: Optional[dict[str, str]] = None) -> LockResult:
     """Resolve every set (``jobs`` at a time). ``isolated``: only images.yaml's indexes (and ``find_links``),
     none of this machine's pip settings, so the answer is the one any machine would get. ``index_url``
-    (a lab's mirror of PyPI) replaces the images' default index; ``cert`` is the CA bundle pip trusts."""
+    (a lab's mirror of PyPI) replaces the images' default index; ``cert`` is the CA bundle pip trusts.
+    ``unchecked`` ({image: reason}) names images known beforehand not to be checkable here."""
     result = LockResult()
     resolve = resolve or resolver.resolve
 
     def one(image: ImageSet):
+        if image.name in (unchecked or {}):
+            return image, None, ("unchecked", unchecked[image.name])
         try:
             return image, resolve(image.name, image.requirements, image.target,
                                   index_url=index_url or image.index_url, extra_index_urls=image.extra_index_urls,

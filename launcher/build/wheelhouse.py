@@ -148,7 +148,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     env = pip_environment(index_url or install.index_url, install.extra_index_urls,
                           str(ca_bundle) if ca_bundle else None)
     if per_model:
-        _build_source_pins(spec, per_model, partial / MODEL_WHEELS, env, ca_bundle, find_links, log)
+        build_source_wheels(source_pins(spec, per_model), partial / MODEL_WHEELS, env, ca_bundle, find_links, log)
     for dest, files, no_deps in downloads:
         args = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
                 "--implementation", "cp", "--python-version", python, "--dest", str(dest)]
@@ -182,22 +182,24 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     return target
 
 
-def _build_source_pins(spec: Spec, per_model: dict[str, list[str]], dest: Path, env: dict, ca_bundle,
-                       find_links: list[str], log) -> None:
-    """The models' `source_builds` pins (pure-Python packages published as source only) built into
-    `py3-none-any` wheels in `dest`, where the download that follows finds them (--find-links)."""
+def source_pins(spec: Spec, models) -> list[str]:
+    """The `source_builds` pins of these models: pure-Python packages published as source only."""
     from launcher.spec.model import _name
 
-    models = [m for m in per_model if m != CONVERTER]  # the converter's pins are wheels only
-    pins = sorted({p for m in models for p in spec.models[m].requirements
+    return sorted({p for m in models if m != CONVERTER for p in spec.models[m].requirements
                    if _name(p) in {_name(n) for n in spec.models[m].source_builds}})
+
+
+def build_source_wheels(pins: list[str], dest: Path, env: dict, ca_bundle=None, find_links=(), log=say) -> None:
+    """Build ``pins`` from their source distributions into `py3-none-any` wheels in `dest`, where a
+    download or resolution that follows finds them (--find-links). Raises BuildError with pip's last line."""
     if not pins:
         return
     log(f"building {', '.join(pins)} from source into pure-Python wheels (no wheel is published)")
     args = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-binary=:all:",
             "--wheel-dir", str(dest)] + (["--cert", str(ca_bundle)] if ca_bundle else [])
     for link in find_links:
-        args += ["--find-links", link]
+        args += ["--find-links", str(link)]
     proc = run_child(args + pins, env=env)
     if proc.returncode != 0:
         lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]

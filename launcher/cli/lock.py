@@ -3,6 +3,7 @@ resolver, metadata only) and record the resolved versions and sha256s in images.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -33,9 +34,12 @@ def lock(
     settings = session.settings
     sets = lock_mod.image_sets(session.spec, image or ())
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    result = lock_mod.lock(sets, isolated=not host_pip, find_links=settings.config.find_links if host_pip else (),
-                           jobs=jobs, log=lambda line: err.print(line, markup=False),
-                           index_url=settings.index_url, cert=ca)
+    log = lambda line: err.print(line, markup=False)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="mlperf-docker-source-wheels-") as built:
+        unbuilt = lock_mod.source_wheels(session.spec, sets, built, settings.index_url, ca, log)
+        find_links = (list(settings.config.find_links) if host_pip else []) + [built]
+        result = lock_mod.lock(sets, isolated=not host_pip, find_links=find_links, jobs=jobs, log=log,
+                               index_url=settings.index_url, cert=ca, unchecked=unbuilt)
     lockfile = LockFile.beside(session.spec)
     if not check:
         previous = lockfile.images()

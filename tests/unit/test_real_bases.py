@@ -128,6 +128,8 @@ def test_lock_command_writes_the_lock_file_and_fails_on_unresolvable(monkeypatch
     (spec_dir / "images.yaml").write_text(DEFAULT_SPEC.read_text())
     monkeypatch.setattr(resolve, "resolve", _fake_resolver([]))
     monkeypatch.setattr(lock_mod.resolver, "resolve", _fake_resolver([]))
+    built = []  # the source-only pins are built for real by `.ci/run`'s lock --check
+    monkeypatch.setattr(lock_mod, "source_wheels", lambda spec, sets, dest, *a, **k: built.append(dest) or {})
     env = {"MLPERF_DOCKER_CONFIG": str(tmp_path / "none.yaml")}
     proc = cli("lock", "--spec", spec_dir / "images.yaml", "--cache", tmp_path / "cache", "-i", "tf-rocm",
                "-i", "pytorch-rocm", env=env)
@@ -138,8 +140,24 @@ def test_lock_command_writes_the_lock_file_and_fails_on_unresolvable(monkeypatch
     proc = cli("lock", "--spec", spec_dir / "images.yaml", "--cache", tmp_path / "cache", "--check", env=env)
     assert proc.returncode == 6 and proc.stderr.strip().splitlines()[-1].startswith(
         "error: 1 image(s) do not resolve on their base: tflite-cpu")
+    assert len(built) == 2
     proc = cli("lock", "--spec", spec_dir / "images.yaml", "-i", "nope-cpu", env=env)
     assert proc.returncode == 2 and "no supported image nope-cpu" in proc.stderr
+
+
+def test_source_only_pins_that_cannot_be_built_leave_their_images_unchecked(tmp_path):
+    """rouge-score is published as source only: pip's binary-only resolution cannot see it, so lock builds
+    it first. Where its index cannot be reached (a closed port here), the images needing it are unchecked
+    by name and the others are not touched."""
+    spec = load_spec()
+    sets = lock_mod.image_sets(spec, ["pytorch-cuda", "onnxruntime-cuda"])
+    assert "rouge-score==0.1.2" in next(s for s in sets if s.name == "pytorch-cuda").requirements
+    unchecked = lock_mod.source_wheels(spec, sets, tmp_path, index_url="http://127.0.0.1:9/simple",
+                                       log=lambda line: None)
+    assert list(unchecked) == ["pytorch-cuda"]
+    assert unchecked["pytorch-cuda"].startswith("pytorch-cuda: unchecked, building rouge-score==0.1.2 from source failed")
+    result = lock_mod.lock(sets, resolve=_fake_resolver([]), log=lambda line: None, unchecked=unchecked)
+    assert set(result.unchecked) == {"pytorch-cuda"} and set(result.resolved) == {"onnxruntime-cuda"}
 
 
 def test_bfloat16_is_supported_for_pytorch_only_and_reaches_the_harness(tmp_path):
