@@ -40,7 +40,8 @@ RUN python3 -m venv /tmp/convert \
         --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
 COPY harness/mlperf_harness/backends/ncnn_convert.py /tmp/convert.py
 COPY models/resnet50/ /tmp/model/
-RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
 
 FROM framework AS resnet50
 COPY --from=resnet50-convert /opt/mlperf/model/ /opt/mlperf/model/

@@ -33,8 +33,19 @@ LABEL org.opencontainers.image.source="https://github.com/mlperf-docker/mlperf-d
       io.mlperf-docker.framework.version="1.31.1" \
       io.mlperf-docker.device="cuda"
 
+# The model converted at build time by convert_fp16.py (images.yaml frameworks.onnxruntime.installs.cuda.converter), in a stage of its own.
+FROM base AS resnet50-convert
+COPY model-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/convert \
+ && /tmp/convert/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+        --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
+COPY harness/mlperf_harness/convert_fp16.py /tmp/convert.py
+COPY models/resnet50/ /tmp/model/
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
+
 FROM framework AS resnet50
-COPY models/resnet50/ /opt/mlperf/model/
+COPY --from=resnet50-convert /opt/mlperf/model/ /opt/mlperf/model/
 COPY datasets/imagenet/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
 ENV PYTHONPATH=/opt/mlperf/harness \
@@ -62,9 +73,20 @@ RUN python3 -m venv /tmp/pip \
         --find-links /tmp/wheels --target /opt/model-deps --requirement /tmp/wheels/requirements-retinanet.txt \
  && find /opt/model-deps -name __pycache__ -prune -exec rm -rf {} +
 
+# The model converted at build time by convert_fp16.py (images.yaml frameworks.onnxruntime.installs.cuda.converter), in a stage of its own.
+FROM base AS retinanet-convert
+COPY model-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/convert \
+ && /tmp/convert/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+        --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
+COPY harness/mlperf_harness/convert_fp16.py /tmp/convert.py
+COPY models/retinanet/ /tmp/model/
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
+
 FROM framework AS retinanet
 COPY --from=retinanet-deps /opt/model-deps /opt/model-deps
-COPY models/retinanet/ /opt/mlperf/model/
+COPY --from=retinanet-convert /opt/mlperf/model/ /opt/mlperf/model/
 COPY datasets/openimages/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
 ENV PYTHONPATH=/opt/mlperf/harness:/opt/model-deps \
@@ -84,8 +106,19 @@ LABEL org.opencontainers.image.revision="${REVISION}" \
       io.mlperf-docker.spec-digest="${SPEC_DIGEST}" \
       io.mlperf-docker.base.name="${BASE_IMAGE}"
 
+# The model converted at build time by convert_fp16.py (images.yaml frameworks.onnxruntime.installs.cuda.converter), in a stage of its own.
+FROM base AS bert-99-convert
+COPY model-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/convert \
+ && /tmp/convert/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+        --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
+COPY harness/mlperf_harness/convert_fp16.py /tmp/convert.py
+COPY models/bert-99/ /tmp/model/
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
+
 FROM framework AS bert-99
-COPY models/bert-99/ /opt/mlperf/model/
+COPY --from=bert-99-convert /opt/mlperf/model/ /opt/mlperf/model/
 COPY datasets/squad/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
 ENV PYTHONPATH=/opt/mlperf/harness \
@@ -105,8 +138,19 @@ LABEL org.opencontainers.image.revision="${REVISION}" \
       io.mlperf-docker.spec-digest="${SPEC_DIGEST}" \
       io.mlperf-docker.base.name="${BASE_IMAGE}"
 
+# The model converted at build time by convert_fp16.py (images.yaml frameworks.onnxruntime.installs.cuda.converter), in a stage of its own.
+FROM base AS bert-99.9-convert
+COPY model-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/convert \
+ && /tmp/convert/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+        --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
+COPY harness/mlperf_harness/convert_fp16.py /tmp/convert.py
+COPY models/bert-99.9/ /tmp/model/
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
+
 FROM framework AS bert-99.9
-COPY models/bert-99.9/ /opt/mlperf/model/
+COPY --from=bert-99.9-convert /opt/mlperf/model/ /opt/mlperf/model/
 COPY datasets/squad/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
 ENV PYTHONPATH=/opt/mlperf/harness \
@@ -134,9 +178,20 @@ RUN python3 -m venv /tmp/pip \
         --find-links /tmp/wheels --target /opt/model-deps --requirement /tmp/wheels/requirements-3d-unet-99.txt \
  && find /opt/model-deps -name __pycache__ -prune -exec rm -rf {} +
 
+# The model converted at build time by convert_fp16.py (images.yaml frameworks.onnxruntime.installs.cuda.converter), in a stage of its own.
+FROM base AS model-3d-unet-99-convert
+COPY model-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/convert \
+ && /tmp/convert/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+        --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
+COPY harness/mlperf_harness/convert_fp16.py /tmp/convert.py
+COPY models/3d-unet-99/ /tmp/model/
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
+
 FROM framework AS model-3d-unet-99
 COPY --from=model-3d-unet-99-deps /opt/model-deps /opt/model-deps
-COPY models/3d-unet-99/ /opt/mlperf/model/
+COPY --from=model-3d-unet-99-convert /opt/mlperf/model/ /opt/mlperf/model/
 COPY datasets/kits19/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
 ENV PYTHONPATH=/opt/mlperf/harness:/opt/model-deps \
@@ -156,9 +211,20 @@ LABEL org.opencontainers.image.revision="${REVISION}" \
       io.mlperf-docker.spec-digest="${SPEC_DIGEST}" \
       io.mlperf-docker.base.name="${BASE_IMAGE}"
 
+# The model converted at build time by convert_fp16.py (images.yaml frameworks.onnxruntime.installs.cuda.converter), in a stage of its own.
+FROM base AS model-3d-unet-99.9-convert
+COPY model-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/convert \
+ && /tmp/convert/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps \
+        --find-links /tmp/wheels --requirement /tmp/wheels/requirements-converter.txt
+COPY harness/mlperf_harness/convert_fp16.py /tmp/convert.py
+COPY models/3d-unet-99.9/ /tmp/model/
+ARG PRECISION=fp32
+RUN /tmp/convert/bin/python /tmp/convert.py /tmp/model /opt/mlperf/model --precision "${PRECISION}"
+
 FROM framework AS model-3d-unet-99.9
 COPY --from=model-3d-unet-99-deps /opt/model-deps /opt/model-deps
-COPY models/3d-unet-99.9/ /opt/mlperf/model/
+COPY --from=model-3d-unet-99.9-convert /opt/mlperf/model/ /opt/mlperf/model/
 COPY datasets/kits19/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
 ENV PYTHONPATH=/opt/mlperf/harness:/opt/model-deps \

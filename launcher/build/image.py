@@ -49,6 +49,7 @@ def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
         "REVISION": revision(),
         "SPEC_DIGEST": settings.spec.digest,
         "ARTIFACTS": "standin" if key.standin else "real",
+        "PRECISION": key.precision,  # a converter stage converts the model for it (onnxruntime float16)
     }
     if target := settings.spec.frameworks[key.framework].compile_target:
         args["TVM_TARGET"] = target

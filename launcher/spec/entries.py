@@ -56,7 +56,7 @@ class Converter(_Strict):
     """A build-time conversion of the model files (its own image stage): `script` (a harness file,
     standard library only) run with the `requirements` installed without their dependencies."""
     requirements: list[str]
-    script: str = Field(pattern=r"^[a-z_/]+\.py$")
+    script: str = Field(pattern=r"^[a-z0-9_/]+\.py$")
 
     _check = field_validator("requirements")(lambda cls, v: _pinned(v))
 

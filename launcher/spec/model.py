@@ -156,8 +156,9 @@ class Spec(_Strict):
             elif precision not in m.backends[framework].precisions:
                 backend = m.backends[framework]
                 published = ", ".join(p for p in backend.precisions
-                                      if not (p in backend.by_precision and backend.by_precision[p].refuse))
-                reason = f"{model} on {framework} is published in {published} only"
+                                      if not (p in backend.by_precision and backend.by_precision[p].refuse)
+                                      and device not in backend.device_refuse.get(p, {}))
+                reason = f"{model} on {framework} ({device}) is published in {published} only"
             else:
                 backend = m.backends[framework]
                 variant = backend.by_precision.get(precision)

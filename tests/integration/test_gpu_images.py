@@ -45,3 +45,25 @@ def test_stage_writes_a_context_bake_can_build(cli_env, tmp_path):
     assert args["BASE_IMAGE"] == BASE and args["PYTHON_VERSION"] == "3.11"
     again = mlperf_docker(cli_env, "stage", "--out", str(out))
     assert again.returncode == 2 and "exists and is not empty" in again.stderr
+
+
+def test_onnxruntime_float16_image_carries_the_model_converted_at_build(docker_client, cli_env, cache_dir):
+    """`_float16` on the onnxruntime cuda image: the converter stage converts the baked model (onnx and
+    onnxconverter-common in that stage only). No GPU here: the image's harness runs the converted model on
+    onnxruntime's CPU EP, which gives the fp32 stand-in's known top-1."""
+    variation = "_onnxruntime,_cuda,_resnet50,_float16"
+    proc = mlperf_docker(cli_env, "build", "--variation", variation, "--base", f"cuda={BASE},python=3.11")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tag = f"{REPOSITORY}/onnxruntime-cuda:resnet50-float16-standin"
+    count = 40
+    script = ("python3 -m mlperf_harness --model resnet50 --backend onnxruntime --device cpu --precision float16 "
+              "--model_path /opt/mlperf/model/resnet50_v1.onnx --dataset_path /opt/mlperf/dataset "
+              f"--output_dir /tmp/out --scenario Offline --mode accuracy --count {count} >/dev/null "
+              "&& cat /tmp/out/*/resnet50/Offline/accuracy/accuracy.txt "
+              "&& python3 -c 'import onnx' 2>&1 | tail -1")
+    out = docker_client.containers.run(tag, entrypoint=["sh", "-c"], command=[script], network_mode="none",
+                                       remove=True).decode()
+    [expected] = cache_dir.glob("standins/resnet50-*/expected.json")
+    good = int(count * json.loads(expected.read_text())["top1"] / 100 + 0.5)
+    assert f"accuracy={100 * good / count:.3f}%, good={good}, total={count}" in out, out
+    assert "No module named 'onnx'" in out  # the converter's packages stay in its own stage

@@ -21,7 +21,20 @@ def test_pytorch_float16_is_supported_on_gpus_and_refused_on_the_cpu_with_its_re
     refused = spec.check("pytorch", "cpu", "bert-99.9", "float16")
     assert not refused.supported and "use _bfloat16 on the CPU" in refused.reason
     assert spec.check("pytorch", "cpu", "bert-99", "bfloat16").supported
-    assert "no image layer" in spec.check("onnxruntime", "cuda", "resnet50", "float16").reason
+
+
+
+def test_onnxruntime_float16_is_converted_at_build_on_gpus_and_refused_on_the_cpu(tmp_path):
+    spec = load_spec()
+    for device in ("cuda", "rocm"):
+        for model in ("resnet50", "bert-99", "bert-99.9"):
+            assert spec.check("onnxruntime", device, model, "float16").supported, (device, model)
+        assert spec.install("onnxruntime", device).converter.script == "convert_fp16.py"
+    refused = spec.check("onnxruntime", "cpu", "resnet50", "float16")
+    assert not refused.supported and "float16 is for GPUs" in refused.reason
+    proc = cli("run", "--variation", "_onnxruntime,_rocm,_resnet50,_float16", "--dry-run", "--output_dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "onnxruntime-rocm:resnet50-float16-standin" in proc.stdout and "--precision float16" in proc.stdout
 
 
 def test_list_shows_float16_per_device(tmp_path):
@@ -85,10 +98,7 @@ def test_quantized_alias_runs_the_int8_model(tmp_path):
     assert "bert_large_v1_1_fake_quant.onnx" in proc.stdout
 
 
-def test_onnxruntime_float16_is_refused_with_its_reason_until_its_layer_exists():
+def test_onnxruntime_bfloat16_is_refused_with_its_reason():
     spec = load_spec()
-    for model in ("resnet50", "bert-99", "bert-99.9"):
-        for device in ("cpu", "cuda", "rocm"):
-            assert "float16 ONNX conversion has no image layer" in spec.check("onnxruntime", device, model,
-                                                                               "float16").reason
-    assert "published in fp32, int8 only" in spec.check("onnxruntime", "cpu", "bert-99", "bfloat16").reason
+    assert "(cpu) is published in fp32, int8 only" in spec.check("onnxruntime", "cpu", "bert-99", "bfloat16").reason
+    assert "(cuda) is published in fp32, float16, int8 only" in spec.check("onnxruntime", "cuda", "bert-99", "bfloat16").reason

@@ -38,7 +38,8 @@ def test_every_refused_combination_has_a_reason():
 @pytest.mark.parametrize("combo, fragment", [
     (("onnxruntime", "cpu", "resnet50", "int8"), "no int8 resnet50 ONNX"),
     (("onnxruntime", "cpu", "resnet50", "bfloat16"), "fp32 only"),
-    (("pytorch", "cpu", "resnet50", "int8"), "fp32, bfloat16, float16 only"),
+    (("pytorch", "cpu", "resnet50", "int8"), "(cpu) is published in fp32, bfloat16 only"),
+    (("pytorch", "cuda", "resnet50", "int8"), "(cuda) is published in fp32, bfloat16, float16 only"),
     (("onnxruntime", "tpu", "resnet50", "fp32"), "TPU"),
     (("deepsparse", "cuda", "bert-99", "fp32"), "DeepSparse is a CPU-only"),
     (("onnxruntime", "cpu", "llama2-70b-99", "fp32"), "no onnxruntime backend"),

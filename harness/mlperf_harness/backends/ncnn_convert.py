@@ -80,6 +80,8 @@ def main(argv=None) -> int:
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--pnnx", help="the pnnx executable (default: the pnnx wheel's)")
+    parser.add_argument("--precision", choices=("fp32",), default="fp32",
+                        help="the image's precision (the images' converter stage passes it; ncnn runs fp32)")
     args = parser.parse_args(argv)
     models = sorted(args.source.glob("*.onnx"))
     if not models:

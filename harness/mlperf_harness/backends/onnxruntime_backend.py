@@ -15,6 +15,7 @@ import numpy as np
 
 from mlperf_harness.backends.base import Backend
 from mlperf_harness.backends.common import first_line, fixed_batch, match_names
+from mlperf_harness.convert_fp16 import PRECISION_KEY
 from mlperf_harness.errors import HarnessError
 
 try:
@@ -30,8 +31,9 @@ PROVIDERS = {
 
 
 class OnnxRuntimeBackend(Backend):
-    # int8: a quantized model file (QDQ / integer ops), run as it is.
-    precisions = ("fp32", "int8")
+    # int8: a quantized model file (QDQ / integer ops), run as it is. float16: a model converted to half
+    # (the cuda/rocm images' build-time converter, mlperf_harness/convert_fp16.py), float32 inputs/outputs.
+    precisions = ("fp32", "int8", "float16")
     name = "onnxruntime"
     image_format = "NCHW"
 
@@ -63,6 +65,11 @@ class OnnxRuntimeBackend(Backend):
                 f"(would run on {', '.join(self.providers)}); is the device visible "
                 "in the container?")
 
+        if self.precision == "float16":
+            marked = self.session.get_modelmeta().custom_metadata_map.get(PRECISION_KEY)
+            if marked != "float16":
+                raise HarnessError(f"--precision float16: {model_path} is not a converted float16 model "
+                                   "(convert an fp32 one with python -m mlperf_harness.convert_fp16)")
         inputs = self.session.get_inputs()
         self.input_names = match_names(self.wanted_inputs, [i.name for i in inputs], "input(s)",
                                        model_path, aliases=self.input_aliases)
