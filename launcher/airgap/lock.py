@@ -27,6 +27,7 @@ class ImageSet:
     requirements: tuple[str, ...]
     index_url: Optional[str] = None
     extra_index_urls: tuple[str, ...] = ()
+    no_deps: bool = False  # a converter stage installs exactly its pins (pip --no-deps)
 
     @property
     def index_urls(self) -> list[str]:
@@ -38,8 +39,12 @@ class ImageSet:
                 "index_urls": self.index_urls}
 
 
+CONVERTER_SUFFIX = "-converter"
+
+
 def image_sets(spec, names: Sequence[str] = ()) -> list[ImageSet]:
-    """One ImageSet per supported (framework, device) of the spec, in matrix order (all, or those named)."""
+    """One ImageSet per supported (framework, device) of the spec, in matrix order (all, or those named),
+    each followed by its build-time converter's set where it has one (`<framework>-<device>-converter`)."""
     out = []
     for framework, device in spec.image_groups:
         name = f"{framework}-{device}"
@@ -47,10 +52,15 @@ def image_sets(spec, names: Sequence[str] = ()) -> list[ImageSet]:
             continue
         base = spec.base_for(framework, device)
         install = spec.install(framework, device)
-        out.append(ImageSet(name=name, base_image=base.image,
-                            target=resolver.Target(base.python, base.platform, base.glibc),
+        target = resolver.Target(base.python, base.platform, base.glibc)
+        out.append(ImageSet(name=name, base_image=base.image, target=target,
                             requirements=tuple(_with_model_pins(spec, framework, device)),
                             index_url=install.index_url, extra_index_urls=tuple(install.extra_index_urls)))
+        if install.converter is not None:
+            # The build-time converter's own environment (its stage installs these pins, and nothing else,
+            # on the same base): resolved by itself, so that it is complete and fits the base.
+            out.append(ImageSet(name=f"{name}{CONVERTER_SUFFIX}", base_image=base.image, target=target,
+                                requirements=tuple(install.converter.requirements), no_deps=True))
     unknown = sorted(set(names) - {s.name for s in out})
     if unknown:
         known = ", ".join(f"{f}-{d}" for f, d in spec.image_groups)
@@ -116,7 +126,8 @@ def lock(sets: Sequence[ImageSet], isolated: bool = True, find_links: Sequence[s
         try:
             return image, resolve(image.name, image.requirements, image.target,
                                   index_url=index_url or image.index_url, extra_index_urls=image.extra_index_urls,
-                                  find_links=find_links, isolated=isolated, retries=retries, cert=cert), None
+                                  find_links=find_links, isolated=isolated, retries=retries, cert=cert,
+                                  **({"no_deps": True} if image.no_deps else {})), None
         except resolver.IndexUnreachable as exc:
             return image, None, ("unchecked", str(exc))
         except resolver.ResolveError as exc:

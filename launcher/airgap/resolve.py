@@ -114,7 +114,7 @@ def _redact_text(text: str) -> str:
 def pip_command(requirements: Sequence[str], target: Target, report: Path, install_dir: Path,
                 find_links: Iterable[str] = (), no_index: bool = False,
                 pip: Sequence[str] = (sys.executable, "-m", "pip"), retries: Optional[int] = None,
-                cert: Optional[str] = None) -> list[str]:
+                cert: Optional[str] = None, no_deps: bool = False) -> list[str]:
     """pip's argv: metadata-only resolution for ``target``. Index URLs are not in it (see ``resolve``)."""
     args = list(pip) + ["install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
                         "--no-input", "--report", str(report), "--target", str(install_dir),
@@ -123,6 +123,8 @@ def pip_command(requirements: Sequence[str], target: Target, report: Path, insta
         args += ["--platform", tag]
     if no_index:
         args.append("--no-index")
+    if no_deps:
+        args.append("--no-deps")  # exactly these pins (a converter stage's install)
     if retries is not None:
         args += ["--retries", str(retries)]  # an unreachable index costs seconds, not minutes
     if cert:
@@ -194,7 +196,7 @@ def resolve(image: str, requirements: Sequence[str], target: Target, index_url: 
             extra_index_urls: Sequence[str] = (), find_links: Iterable[str] = (), no_index: bool = False,
             isolated: bool = False, pip: Sequence[str] = (sys.executable, "-m", "pip"),
             timeout: float = 900, env: Optional[dict] = None, retries: Optional[int] = None,
-            cert: Optional[str] = None) -> list[Resolved]:
+            cert: Optional[str] = None, no_deps: bool = False) -> list[Resolved]:
     """Resolve ``requirements`` for ``target`` with pip; the distributions pip would install.
 
     ``image`` names the image in errors. ``index_url`` replaces pip's index, ``extra_index_urls`` add to
@@ -213,7 +215,8 @@ def resolve(image: str, requirements: Sequence[str], target: Target, index_url: 
         run_env["PIP_EXTRA_INDEX_URL"] = " ".join(extra_index_urls)
     with tempfile.TemporaryDirectory(prefix="mlperf-docker-resolve-") as tmp:
         report = Path(tmp) / "report.json"
-        args = pip_command(requirements, target, report, Path(tmp) / "target", find_links, no_index, pip, retries, cert)
+        args = pip_command(requirements, target, report, Path(tmp) / "target", find_links, no_index, pip, retries, cert,
+                           no_deps)
         try:
             proc = subprocess.run(args, capture_output=True, text=True, env=run_env, timeout=timeout)
         except subprocess.TimeoutExpired:

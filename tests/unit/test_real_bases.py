@@ -84,7 +84,12 @@ def _fake_resolver(calls):
 def test_lock_sorts_images_into_resolved_unchecked_and_failed():
     spec = load_spec()
     sets = lock_mod.image_sets(spec)
-    assert [s.name for s in sets] == [f"{f}-{d}" for f, d in spec.image_groups]
+    assert [s.name for s in sets if not s.name.endswith("-converter")] == [f"{f}-{d}" for f, d in spec.image_groups]
+    converters = {s.name: s for s in sets if s.name.endswith("-converter")}
+    assert set(converters) == {"onnxruntime-cuda-converter", "onnxruntime-rocm-converter", "ncnn-cpu-converter"}
+    assert "onnxconverter-common==1.16.0" in converters["onnxruntime-cuda-converter"].requirements
+    assert converters["ncnn-cpu-converter"].target == next(s for s in sets if s.name == "ncnn-cpu").target
+    assert all(c.no_deps for c in converters.values()) and not any(s.no_deps for s in sets if s.name not in converters)
     tf_rocm = next(s for s in sets if s.name == "tf-rocm")
     assert tf_rocm.target == resolve.Target("3.10", "linux/amd64", "2.35")
     # the models' own layers (pinned, installed with --no-deps) resolve with the shared environment
@@ -157,7 +162,8 @@ def test_source_only_pins_that_cannot_be_built_leave_their_images_unchecked(tmp_
     assert list(unchecked) == ["pytorch-cuda"]
     assert unchecked["pytorch-cuda"].startswith("pytorch-cuda: unchecked, building rouge-score==0.1.2 from source failed")
     result = lock_mod.lock(sets, resolve=_fake_resolver([]), log=lambda line: None, unchecked=unchecked)
-    assert set(result.unchecked) == {"pytorch-cuda"} and set(result.resolved) == {"onnxruntime-cuda"}
+    assert set(result.unchecked) == {"pytorch-cuda"}
+    assert set(result.resolved) == {"onnxruntime-cuda", "onnxruntime-cuda-converter"}
 
 
 def test_bfloat16_is_supported_for_pytorch_only_and_reaches_the_harness(tmp_path):
