@@ -37,7 +37,7 @@ def revision() -> str:
 
 
 def image_tag(session: Session, key: ImageKey) -> str:
-    return key.tag(session.repository)
+    return session.settings.image_tag(key)
 
 
 def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
@@ -50,7 +50,7 @@ def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
         "SPEC_DIGEST": settings.spec.digest,
         "ARTIFACTS": "standin" if key.standin else "real",
     }
-    if target := settings.spec.frameworks[key.framework].compile_target:
+    if target := settings.compile_target(key.framework):
         args["TVM_TARGET"] = target
     return args
 

@@ -16,7 +16,7 @@ from launcher import console
 from launcher.build.image import build_image
 from launcher.engine.base import RunOutcome
 from launcher.errors import DiskError, EngineError, Interrupted, OutOfMemory, RunError
-from launcher.run import diskspace, owned
+from launcher.run import diskspace, hostcheck, owned
 from launcher.run.devices import Passthrough, check_host
 from launcher.run.hardening import hand_back, oom_message, prepare_run_dir
 from launcher.run.lifecycle import (INCOMPLETE, RUN_RECORD, IncompleteRun, RunLock, atomic_write,  # noqa: F401
@@ -59,10 +59,11 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
             build_image(session, plan.variation, standin=options.standin)
         if options.standin and plan.user_dataset is None:
             session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
+        image = session.engine.image_info(plan.image)
+        hostcheck.tvm_cpu(image.labels if image else {})  # TVM: the compiled target's CPU features
         with diskspace.write_guard(options.output_dir):
             run_dir = new_run_dir(options.output_dir, plan.label)
         lock.record(run_dir)
-        image = session.engine.image_info(plan.image)
         with diskspace.write_guard(run_dir):
             atomic_write(run_dir / RUN_RECORD, json.dumps({
                 "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,
