@@ -42,7 +42,7 @@ def check_cpu(meta: dict, flags: Optional[Set[str]] = None) -> None:
         raise HarnessError(
             f"the model was compiled by TVM for target {meta.get('target')!r}, which needs CPU features "
             f"this CPU lacks ({', '.join(missing)}; /proc/cpuinfo): rebuild the image for this CPU "
-            f"(images.yaml frameworks.{meta.get('framework')}.compile_target, e.g. llvm)")
+            f"(--tvm-target or images.yaml frameworks.{meta.get('framework')}.compile_target, e.g. llvm)")
 
 
 class TVMBackend(Backend):
