@@ -1,8 +1,10 @@
 """The TVM images, built from the local base: the model compiled at build time in its own stage for the
 target images.yaml names (labelled), then run from `mlperf-docker run`. tvm-onnx compiles the
-onnxruntime stand-in (same weights, so the same known top-1) and runs every scenario. Counts are small
-to keep CI short; tvm-pytorch (a 1.4 GB image: torch and TVM) and tvm-tflite are run on the host by
-tests/harness/test_harness_tvm.py, whose compile step is the one the images run.
+onnxruntime stand-in (same weights, so the same known top-1) and runs every scenario; tvm-pytorch
+(pytorch's CPU environment layer, shared, plus TVM's) compiles the pytorch stand-in and runs Offline
+and SingleStream; `--tvm-target` builds an image apart whose run a CPU lacking the target is refused.
+Counts are small to keep CI short; tvm-tflite runs on the host (tests/harness/test_harness_tvm.py,
+whose compile step is the one the images run).
 """
 
 from __future__ import annotations
