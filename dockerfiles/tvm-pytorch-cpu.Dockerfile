@@ -22,8 +22,20 @@ RUN python3 -c 'import os, sys; v = "%d.%d" % sys.version_info[:2]; want = os.en
  && /opt/venv/bin/python -m pip uninstall --yes --disable-pip-version-check pip \
  && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 
+# tvm-pytorch's own packages (images.yaml frameworks.tvm-pytorch), on top of pytorch's environment
+# above (whose layers pytorch's images share); framework-wheels/ holds exactly the wheels it adds.
+# Compiled here (hash-checked .pyc): the root file system is read-only at run time, and a runtime that
+# starts many Python processes (Ray's agents and workers) would otherwise compile its source in each.
+FROM base AS framework-layer
+COPY framework-wheels/ /tmp/wheels/
+RUN python3 -m venv /tmp/pip \
+ && /tmp/pip/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check --no-deps --no-compile \
+        --find-links /tmp/wheels --target /opt/framework-layer --requirement /tmp/wheels/requirements.txt \
+ && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/framework-layer
+
 FROM base AS framework
 COPY --from=venv /opt/venv /opt/venv
+COPY --from=framework-layer /opt/framework-layer /opt/framework-layer
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
     HOME=/tmp
@@ -38,7 +50,7 @@ FROM framework AS resnet50-tvm
 ARG TVM_TARGET=llvm
 COPY models/resnet50/ /opt/mlperf/model/
 COPY harness/ /opt/mlperf/harness/
-RUN PYTHONPATH=/opt/mlperf/harness python3 -m mlperf_harness.backends.tvm_compile --framework tvm-pytorch \
+RUN PYTHONPATH=/opt/mlperf/harness:/opt/framework-layer python3 -m mlperf_harness.backends.tvm_compile --framework tvm-pytorch \
         --target "${TVM_TARGET}" --if-present /opt/mlperf/model/resnet50-19c8e357.pth /opt/mlperf/compiled
 
 FROM framework AS resnet50
@@ -46,7 +58,7 @@ COPY --from=resnet50-tvm /opt/mlperf/compiled/ /opt/mlperf/compiled/
 COPY models/resnet50/ /opt/mlperf/model/
 COPY datasets/imagenet/ /opt/mlperf/dataset/
 COPY harness/ /opt/mlperf/harness/
-ENV PYTHONPATH=/opt/mlperf/harness \
+ENV PYTHONPATH=/opt/mlperf/harness:/opt/framework-layer \
     MLPERF_MODEL=resnet50 \
     MLPERF_BACKEND=tvm-pytorch \
     MLPERF_DEVICE=cpu

@@ -53,6 +53,8 @@ class UserConfig(BaseModel):
     registry_mirror: str | None = None
     index_url: str | None = None
     ca_bundle: str | None = None
+    # TVM images: the CPU target to compile for instead of images.yaml's compile_target (--tvm-target).
+    tvm_target: str | None = None
 
 
 def config_path() -> Path:
@@ -168,7 +170,22 @@ def sif_dir(cache: Path, config: UserConfig) -> Path:
     return Path(value).expanduser() if value else cache / "sif"
 
 
-_mirror_setting, _index_setting, _ca_setting, _runtime_setting = registry_mirror, index_url, ca_bundle, runtime  # (shadowed by resolve's flags)
+def tvm_target(flag: str | None, config: UserConfig) -> str | None:
+    """--tvm-target, then MLPERF_DOCKER_TVM_TARGET, then `tvm_target:` in the config: checked and made
+    canonical here, before anything is written (mlperf_harness/backends/tvm_target.py says what passes)."""
+    from mlperf_harness.backends.tvm_target import check
+
+    value = _setting(flag, "MLPERF_DOCKER_TVM_TARGET", config.tvm_target)
+    if value is None:
+        return None
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise UsageError(f"--tvm-target: {exc}") from None
+
+
+_mirror_setting, _index_setting, _ca_setting, _runtime_setting, _tvm_setting = (
+    registry_mirror, index_url, ca_bundle, runtime, tvm_target)  # (shadowed by resolve's flags)
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,7 @@ class Settings:
     index_url: str | None = None
     ca_bundle: Path | None = None
     runtime: str = "docker"
+    tvm_target: str | None = None  # None: each TVM framework's images.yaml compile_target
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_overrides", MappingProxyType(dict(self.base_overrides)))
@@ -193,14 +211,15 @@ class Settings:
     @classmethod
     def resolve(cls, spec_path: Path | None = None, cache: Path | None = None, bases: list[str] | None = None, *,
                 offline: bool = False, registry_mirror: str | None = None, index_url: str | None = None,
-                ca_bundle: Path | None = None, runtime: str | None = None) -> "Settings":
+                ca_bundle: Path | None = None, runtime: str | None = None,
+                tvm_target: str | None = None) -> "Settings":
         """The cascade: each argument is the flag's value (None: not given)."""
         config = load_config()
         return cls(spec=load_spec(spec_path), config=config, cache=cache_dir(cache),
                    base_overrides=parse_base_overrides(bases), offline=offline,
                    registry_mirror=_mirror_setting(registry_mirror, config),
                    index_url=_index_setting(index_url, config), ca_bundle=_ca_setting(ca_bundle, config),
-                   runtime=_runtime_setting(runtime, config))
+                   runtime=_runtime_setting(runtime, config), tvm_target=_tvm_setting(tvm_target, config))
 
     def base(self, device: str, framework: str | None = None) -> BaseChoice:
         """The base image and its Python for a device (a framework's own base on that device, where it
@@ -212,3 +231,19 @@ class Settings:
     @property
     def repository(self) -> str:
         return repository(self.spec.project.repository, self.config)
+
+    def compile_target(self, framework: str) -> str | None:
+        """The CPU target a TVM framework's images compile for (None: the framework compiles nothing)."""
+        declared = self.spec.frameworks[framework].compile_target
+        return (self.tvm_target or declared) if declared else None
+
+    def image_tag(self, key) -> str:
+        """An ImageKey's tag; a TVM image compiled for another target than images.yaml's gets a suffix
+        naming that target, so the default-target image is never overwritten."""
+        tag = key.tag(self.repository)
+        target = self.compile_target(key.framework)
+        if target and target != self.spec.frameworks[key.framework].compile_target:
+            from mlperf_harness.backends.tvm_target import tag_suffix
+
+            tag += "-" + tag_suffix(target)
+        return tag

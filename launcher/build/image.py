@@ -37,7 +37,7 @@ def revision() -> str:
 
 
 def image_tag(session: Session, key: ImageKey) -> str:
-    return key.tag(session.repository)
+    return session.settings.image_tag(key)
 
 
 def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
@@ -51,7 +51,7 @@ def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
         "ARTIFACTS": "standin" if key.standin else "real",
         "PRECISION": key.precision,  # a converter stage converts the model for it (onnxruntime float16)
     }
-    if target := settings.spec.frameworks[key.framework].compile_target:
+    if target := settings.compile_target(key.framework):
         args["TVM_TARGET"] = target
     return args
 

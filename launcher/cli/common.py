@@ -26,11 +26,22 @@ CaBundleOption = typer.Option(None, "--ca-bundle", help="PEM CA bundle for the h
 RuntimeOption = typer.Option(None, "--runtime", help="container runtime: docker, podman or apptainer "
                              "(default: MLPERF_DOCKER_RUNTIME, the user config's runtime:, else docker)")
 MirrorOption = typer.Option(None, "--registry-mirror", help="pull remote base images through this registry mirror prefix")
+TvmTargetOption = typer.Option(None, "--tvm-target", help="TVM images: the CPU target to compile for, e.g. "
+                               "'llvm -mcpu=x86-64-v3' or 'llvm -mattr=+avx2,+fma' (default: MLPERF_DOCKER_TVM_TARGET, "
+                               "the user config's tvm_target:, else images.yaml's compile_target); tagged apart")
 
 
 def open_session(spec_path: Optional[Path], cache: Optional[Path], base: Optional[list[str]], **flags) -> Session:
     """The command's Session: the settings cascade applied to its flags."""
     return Session.open(spec_path, base, cache=cache, **flags)
+
+
+def check_tvm_flag(flag: Optional[str], session: Session, framework: str) -> None:
+    """--tvm-target names a TVM framework's compile target: refused for a framework that compiles nothing."""
+    if flag is not None and not session.spec.frameworks[framework].compile_target:
+        from launcher.errors import UsageError
+
+        raise UsageError(f"--tvm-target applies to the TVM frameworks only, not {framework}")
 
 
 def handled(command: Callable) -> Callable:

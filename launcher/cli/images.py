@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, MirrorOption, OfflineOption,
-                                 RuntimeOption, SpecOption, VARIATION_HELP, err, handled, open_session, out)
+                                 RuntimeOption, SpecOption, TvmTargetOption, VARIATION_HELP, check_tvm_flag, err, handled,
+                                 open_session, out)
 from launcher.cli.listing import install_fields, refused_table, supported_table
 from launcher.errors import UsageError
 from launcher.spec.variation import PARAMETRIC, Grammar, ImageKey, parse_variation
@@ -89,14 +90,17 @@ def build(
     ca_bundle: Optional[Path] = CaBundleOption,
     registry_mirror: Optional[str] = MirrorOption,
     runtime: Optional[str] = RuntimeOption,
+    tvm_target: Optional[str] = TvmTargetOption,
     spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
     """Build the image for a variation (tag: <repo>/<framework>-<device>:<model>-<precision>[-standin])."""
     from launcher.build.image import build_image
 
     session = open_session(spec_path, cache, base, offline=offline, index_url=index_url, ca_bundle=ca_bundle,
-                           registry_mirror=registry_mirror, runtime=runtime)
-    result = build_image(session, parse_variation(variation, session.spec), standin=not real, no_cache=no_cache)
+                           registry_mirror=registry_mirror, runtime=runtime, tvm_target=tvm_target)
+    chosen = parse_variation(variation, session.spec)
+    check_tvm_flag(tvm_target, session, chosen.framework)
+    result = build_image(session, chosen, standin=not real, no_cache=no_cache)
     out.print(result.tag, markup=False)
 
 

@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from launcher.cli.common import (BaseOption, CaBundleOption, CacheOption, IndexUrlOption, MirrorOption, OfflineOption,
-                                 RuntimeOption, SpecOption, VARIATION_HELP, handled, open_session, out)
+                                 RuntimeOption, SpecOption, TvmTargetOption, VARIATION_HELP, check_tvm_flag, handled,
+                                 open_session, out)
 from launcher.run.options import BENCHMARK_FLAGS, BENCHMARK_SPELLINGS, LAUNCH_OPTIONS, from_flags
 from launcher.run.results import metric
 from launcher.spec.variation import parse_variation
@@ -29,6 +30,7 @@ _COMMAND_PARAMETERS = [
     inspect.Parameter("index_url", _KW, annotation=Optional[str], default=IndexUrlOption),
     inspect.Parameter("ca_bundle", _KW, annotation=Optional[Path], default=CaBundleOption),
     inspect.Parameter("registry_mirror", _KW, annotation=Optional[str], default=MirrorOption),
+    inspect.Parameter("tvm_target", _KW, annotation=Optional[str], default=TvmTargetOption),
     inspect.Parameter("spec_path", _KW, annotation=Optional[Path], default=SpecOption),
     inspect.Parameter("cache", _KW, annotation=Optional[Path], default=CacheOption),
     inspect.Parameter("base", _KW, annotation=Optional[list[str]], default=BaseOption),
@@ -60,8 +62,9 @@ def plan_from_flags(flags: dict):
     session = open_session(flags.pop("spec_path"), flags.pop("cache"), flags.pop("base"),
                            offline=flags.pop("offline"), index_url=flags.pop("index_url"),
                            ca_bundle=flags.pop("ca_bundle"), registry_mirror=flags.pop("registry_mirror"),
-                           runtime=flags.pop("runtime"))
+                           runtime=flags.pop("runtime"), tvm_target=(tvm_target := flags.pop("tvm_target", None)))
     variation = parse_variation(flags.pop("variation"), session.spec)
+    check_tvm_flag(tvm_target, session, variation.framework)
     for option in LAUNCH_OPTIONS:
         if option.type is bool:
             flags[option.name] = (not option.default) if flags[option.name] else option.default

@@ -16,7 +16,7 @@ from launcher import console
 from launcher.build.image import build_image
 from launcher.engine.base import RunOutcome
 from launcher.errors import DiskError, EngineError, Interrupted, OutOfMemory, RunError
-from launcher.run import diskspace, owned
+from launcher.run import diskspace, hostcheck, owned
 from launcher.run.devices import Passthrough, check_host
 from launcher.run.hardening import hand_back, oom_message, prepare_run_dir
 from launcher.run.lifecycle import (INCOMPLETE, RUN_RECORD, IncompleteRun, RunLock, atomic_write,  # noqa: F401
@@ -55,14 +55,17 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
                                                                options.mode, options.benchmark.count))
     with RunLock(locks, options.output_dir, plan.signature) as lock:
         if not session.engine.image_exists(plan.image):
+            # TVM: a target this CPU cannot run is refused before it is built (the label is checked below).
+            hostcheck.tvm_cpu({hostcheck.TVM_TARGET_LABEL: session.settings.compile_target(plan.variation.framework)})
             session.say(f"image {plan.image} is not built yet: building it first")
             build_image(session, plan.variation, standin=options.standin)
+        image = session.engine.image_info(plan.image)
+        hostcheck.tvm_cpu(image.labels if image else {})  # TVM: the compiled target's CPU features
         if options.standin and plan.user_dataset is None:
             session.say("using the generated stand-in model and dataset: a smoke test, not a valid MLPerf result")
         with diskspace.write_guard(options.output_dir):
             run_dir = new_run_dir(options.output_dir, plan.label)
         lock.record(run_dir)
-        image = session.engine.image_info(plan.image)
         with diskspace.write_guard(run_dir):
             atomic_write(run_dir / RUN_RECORD, json.dumps({
                 "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,

@@ -84,3 +84,25 @@ def existing_path(flag: str, path: Path, folder: bool = False) -> Path:
     if folder and not resolved.is_dir():
         raise UsageError(f"{flag} {path}: not a folder")
     return resolved
+
+
+TVM_TARGET_LABEL = "io.mlperf-docker.tvm-target"
+
+
+def tvm_cpu(labels: dict[str, str], flags: set[str] | None = None) -> None:
+    """A TVM image compiled for CPU features this host lacks (its label's target against /proc/cpuinfo):
+    refused before a container starts or anything is written, naming the missing features."""
+    from mlperf_harness.backends import tvm_target
+
+    target = labels.get(TVM_TARGET_LABEL)
+    if not target:
+        return
+    try:
+        needed = tvm_target.features(target)
+    except ValueError:
+        return  # a target this launcher does not parse (an older image): the harness checks it in the container
+    missing = tvm_target.missing_features(needed, tvm_target.host_flags() if flags is None else flags)
+    if missing:
+        raise UsageError(f"the image's model was compiled by TVM for {target!r}, which needs CPU features this "
+                         f"CPU lacks ({', '.join(missing)}; /proc/cpuinfo): build for this CPU with another "
+                         f"--tvm-target (e.g. llvm)")

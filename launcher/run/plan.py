@@ -197,7 +197,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     return RunPlan(
         variation=variation,
         options=options,
-        image=variation.image_key(options.standin).tag(session.repository),
+        image=session.settings.image_tag(variation.image_key(options.standin)),
         benchmark=benchmark,
         mounts=tuple(mounts),
         user=user,

@@ -88,6 +88,13 @@ class Framework(_Strict):
     # Per-device reasons where `installs` has no entry; a string refuses every device.
     refuse: Optional[str | dict[str, str]] = None
 
+    @field_validator("compile_target")
+    @classmethod
+    def _target(cls, value: Optional[str]) -> Optional[str]:
+        from mlperf_harness.backends.tvm_target import check
+
+        return None if value is None else check(value)  # ValueError: pydantic's one-line refusal
+
     def refusal(self, device: str) -> Optional[str]:
         if isinstance(self.refuse, str):
             return self.refuse

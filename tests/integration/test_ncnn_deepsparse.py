@@ -1,8 +1,9 @@
 """The ncnn and deepsparse images, built from the local base and run from `mlperf-docker run` with no
 network: resnet50 on ncnn in every scenario (the ONNX stand-in converted to ncnn at build time, so
-the same weights give the same known top-1), bert-99 on deepsparse (the onnxruntime stand-in's ONNX,
-compiled by the engine in the container: the known EM/F1), and resnet50 on deepsparse (its framework
-layer shared with bert's). Few samples and short runs keep the CI cost small.
+the same weights give the same known top-1), bert-99 on deepsparse in every scenario (the onnxruntime
+stand-in's ONNX, compiled by the engine in the container: the known EM/F1), and resnet50 on deepsparse
+(its framework layer shared with bert's) in Offline, both modes. Few samples and short runs keep the
+CI cost small.
 """
 
 from __future__ import annotations
@@ -49,15 +50,23 @@ def test_resnet50_on_ncnn_in_every_scenario(cli_env, tmp_path):
 
 
 def test_deepsparse_runs_bert_and_resnet50_with_no_network(cli_env, cache_dir, tmp_path):
+    """bert-99 in every scenario (accuracy: the known EM/F1 in each), one container; resnet50 (its
+    framework layer shared) in Offline (the padded last batch), both modes."""
     proc = mlperf_docker(cli_env, "run", "--variation", "_deepsparse,_cpu,_bert-99", "--dry-run")
     assert proc.returncode == 0 and "--network none" in proc.stdout, proc.stdout + proc.stderr
-    run_dir = build_and_run(cli_env, tmp_path / "bert", "_deepsparse,_cpu,_bert-99")  # Offline accuracy
+    run_dir = build_and_run(cli_env, tmp_path / "bert", "_deepsparse,_cpu,_bert-99",
+                            "--scenario", ",".join(SCENARIOS), "--mode", "accuracy")
     known = expected(cache_dir, "bert")
-    [accuracy] = run_dir.glob("*/bert-99/Offline/accuracy/accuracy.txt")
-    scores = json.loads(accuracy.read_text())
-    assert scores["exact_match"] == pytest.approx(known["exact_match"], abs=1e-6)
-    assert scores["f1"] == pytest.approx(known["f1"], abs=1e-6)
-    run_dir = build_and_run(cli_env, tmp_path / "resnet50", "_deepsparse,_cpu,_resnet50",
-                            "--count", str(COUNT))
+    for scenario in SCENARIOS:
+        [accuracy] = run_dir.glob(f"*/bert-99/{scenario}/accuracy/accuracy.txt")
+        scores = json.loads(accuracy.read_text())
+        assert scores["exact_match"] == pytest.approx(known["exact_match"], abs=1e-6), scenario
+        assert scores["f1"] == pytest.approx(known["f1"], abs=1e-6), scenario
+        [detail] = run_dir.glob(f"*/bert-99/{scenario}/accuracy/mlperf_log_detail.txt")
+        assert f'"key": "effective_scenario", "value": "{scenario}"' in detail.read_text()
+    run_dir = build_and_run(cli_env, tmp_path / "resnet50", "_deepsparse,_cpu,_resnet50", "--mode", "both",
+                            "--count", str(COUNT), "--test_query_count", "16")  # Offline
     [accuracy] = run_dir.glob("*/resnet50/Offline/accuracy/accuracy.txt")
     assert f"accuracy=75.000%, good=30, total={COUNT}" in accuracy.read_text()
+    [summary] = run_dir.glob("*/resnet50/Offline/performance/run_1/mlperf_log_summary.txt")
+    assert re.search(r"^Samples per second\s*:\s*[0-9.]+$", summary.read_text(), re.M)

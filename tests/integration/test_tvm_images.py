@@ -1,8 +1,10 @@
 """The TVM images, built from the local base: the model compiled at build time in its own stage for the
 target images.yaml names (labelled), then run from `mlperf-docker run`. tvm-onnx compiles the
-onnxruntime stand-in (same weights, so the same known top-1) and runs every scenario. Counts are small
-to keep CI short; tvm-pytorch (a 1.4 GB image: torch and TVM) and tvm-tflite are run on the host by
-tests/harness/test_harness_tvm.py, whose compile step is the one the images run.
+onnxruntime stand-in (same weights, so the same known top-1) and runs every scenario; tvm-pytorch
+(pytorch's CPU environment layer, shared, plus TVM's) compiles the pytorch stand-in and runs Offline
+and SingleStream; `--tvm-target` builds an image apart whose run a CPU lacking the target is refused.
+Counts are small to keep CI short; tvm-tflite runs on the host (tests/harness/test_harness_tvm.py,
+whose compile step is the one the images run).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 
 import pytest
 from integration_support import REPOSITORY, mlperf_docker
+
+from mlperf_harness.backends import tvm_target
 
 pytestmark = pytest.mark.docker
 
@@ -58,3 +62,43 @@ def test_tvm_onnx_compiled_at_build_runs_every_scenario(base, docker_client, cli
     described = re.findall(r"^backend for .*$", proc.stdout, re.M)
     assert len(described) == 4 and all("target llvm (compiled at image build)" in d for d in described)
 
+
+
+def test_tvm_pytorch_compiled_at_build_on_pytorchs_layer(docker_client, cli_env, cache_dir, tmp_path):
+    """tvm-pytorch's image: pytorch's CPU environment layer (extends: pytorch) plus TVM in a layer of its
+    own; the pytorch stand-in's state_dict compiled through torch.export at build time, then Offline
+    and SingleStream with that stand-in's known top-1."""
+    scenarios = ("Offline", "SingleStream")
+    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-pytorch,_cpu,_resnet50", scenarios, "accuracy")
+    image = docker_client.images.get(f"{REPOSITORY}/tvm-pytorch-cpu:resnet50-fp32-standin")
+    assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
+    known = _known(cache_dir, "resnet50_pytorch", COUNT)
+    for scenario in scenarios:
+        assert known in _accuracy(run_dir, scenario), scenario
+    described = re.findall(r"^backend for .*$", proc.stdout, re.M)
+    assert len(described) == 2 and all("(tvm-pytorch frontend)" in d and "compiled at image build" in d
+                                       for d in described), described
+
+
+def test_tvm_target_flag_builds_apart_and_a_cpu_lacking_it_is_refused(docker_client, cli_env, tmp_path):
+    """--tvm-target naming a feature this CPU lacks (chosen from /proc/cpuinfo now): the compile stage
+    builds it into an image tagged and labelled apart (the default image stays), and its run is refused
+    in one line before anything is written. (A target this CPU has runs on the host:
+    tests/harness/test_harness_tvm.py.)"""
+    flags = tvm_target.host_flags()
+    assert flags is not None, "no /proc/cpuinfo flags on this host"
+    lacks = next((f for f in ("sse4a", "xop", "fma4", "amx-fp16", "avx512vp2intersect", "avx512fp16",
+                              "amx-tile", "avx512f", "avx2") if tvm_target.cpuinfo_flag(f) not in flags), None)
+    assert lacks, "this CPU has every candidate feature"
+    variation, target = "_tvm-onnx,_cpu,_resnet50", f"llvm -mattr=+{lacks}"
+    proc = mlperf_docker(cli_env, "build", "--variation", variation, "--tvm-target", target)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tag = f"{REPOSITORY}/tvm-onnx-cpu:resnet50-fp32-standin-{tvm_target.tag_suffix(target)}"
+    assert proc.stdout.strip().splitlines()[-1] == tag  # never the default image's tag
+    assert docker_client.images.get(tag).labels["io.mlperf-docker.tvm-target"] == target
+    out_dir = tmp_path / "out"
+    proc = mlperf_docker(cli_env, "run", "--variation", variation, "--tvm-target", target,
+                         "--output_dir", str(out_dir))
+    assert proc.returncode == 2 and not out_dir.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and f"which needs CPU features this CPU lacks ({lacks};" in errors[0], proc.stderr

@@ -19,13 +19,14 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterable, List, Optional, Set
+from typing import List, Optional, Set
 
 import numpy as np
 
 from mlperf_harness.backends import tvm_compile
 from mlperf_harness.backends.base import Backend
 from mlperf_harness.backends.common import first_line, match_names
+from mlperf_harness.backends.tvm_target import cpuinfo_flag, host_flags, missing_features  # noqa: F401
 from mlperf_harness.contract import COMPILED_DIR
 from mlperf_harness.errors import HarnessError
 
@@ -35,60 +36,13 @@ try:
 except ImportError as _exc:  # surfaced by backends.create_backend
     raise ImportError(f"tvm: {_exc}") from _exc
 
-# LLVM x86 ISA feature -> its /proc/cpuinfo flag, where the names differ; other ISA features use the
-# LLVM name with '.' and '-' as '_'. LLVM's tuning features (fast-*, slow-*, false-deps-*, ...) are
-# scheduling hints, not instructions, and are not checked.
-_CPUINFO_NAMES = {
-    "sse3": "pni", "sse4.1": "sse4_1", "sse4.2": "sse4_2", "bmi": "bmi1", "lzcnt": "abm",
-    "sahf": "lahf_lm", "pclmul": "pclmulqdq", "cx8": "cx8", "crc32": "sse4_2", "64bit": "lm",
-    "avx512vnni": "avx512_vnni", "avx512bf16": "avx512_bf16", "avx512vbmi2": "avx512_vbmi2",
-    "avx512bitalg": "avx512_bitalg", "avx512vpopcntdq": "avx512_vpopcntdq", "avxvnni": "avx_vnni",
-    "avx512vp2intersect": "avx512_vp2intersect", "rdrnd": "rdrand", "sha": "sha_ni",
-    "amx-tile": "amx_tile", "amx-int8": "amx_int8", "amx-bf16": "amx_bf16", "amx-fp16": "amx_fp16",
-}
-_ISA = {
-    "mmx", "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "sse4a", "popcnt", "cx16", "cx8",
-    "sahf", "lzcnt", "movbe", "avx", "avx2", "fma", "fma4", "f16c", "bmi", "bmi2", "xsave", "aes",
-    "pclmul", "xop", "adx", "rdrnd", "rdseed", "sha", "vaes", "vpclmulqdq", "gfni", "avxvnni",
-    "amx-tile", "amx-int8", "amx-bf16", "amx-fp16", "64bit",
-}
-
-
-def cpuinfo_flag(feature: str) -> Optional[str]:
-    """The /proc/cpuinfo flag of an LLVM x86 ISA feature, or None for a tuning feature."""
-    if feature not in _ISA and not feature.startswith("avx512"):
-        return None
-    return _CPUINFO_NAMES.get(feature, feature.replace(".", "_").replace("-", "_"))
-
-
-def host_flags(path: str = "/proc/cpuinfo") -> Optional[Set[str]]:
-    """The CPU flags of the first processor in cpuinfo, or None where there is no such file (not x86
-    Linux): then nothing can be checked."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                key, sep, value = line.partition(":")
-                if sep and key.strip() == "flags":
-                    return set(value.split())
-    except OSError:
-        return None
-    return None
-
-
-def missing_features(features: Iterable[str], flags: Optional[Set[str]]) -> List[str]:
-    """The LLVM features the target needs whose cpuinfo flag this CPU lacks."""
-    if flags is None:
-        return []
-    return sorted(f for f in features if (flag := cpuinfo_flag(f)) and flag not in flags)
-
-
 def check_cpu(meta: dict, flags: Optional[Set[str]] = None) -> None:
     missing = missing_features(meta.get("features", []), host_flags() if flags is None else flags)
     if missing:
         raise HarnessError(
             f"the model was compiled by TVM for target {meta.get('target')!r}, which needs CPU features "
             f"this CPU lacks ({', '.join(missing)}; /proc/cpuinfo): rebuild the image for this CPU "
-            f"(images.yaml frameworks.{meta.get('framework')}.compile_target, e.g. llvm)")
+            f"(--tvm-target or images.yaml frameworks.{meta.get('framework')}.compile_target, e.g. llvm)")
 
 
 class TVMBackend(Backend):

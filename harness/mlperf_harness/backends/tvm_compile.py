@@ -23,37 +23,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shlex
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List
+
+from mlperf_harness.backends.tvm_target import DEFAULT_TARGET, target_dict  # noqa: F401  (this module's API too)
 
 EXECUTABLE = "model.vm"
 KERNELS = "kernels-{}.ll"
 META = "compiled.json"
 FRAMEWORKS = ("tvm-onnx", "tvm-pytorch", "tvm-tflite")
-DEFAULT_TARGET = "llvm"
-
-
-def target_dict(text: str) -> Dict[str, object]:
-    """'llvm -mcpu=x86-64-v3 -mattr=+avx2,+fma' (the CLI form older TVMs took) or a JSON object
-    -> TVM 0.27's target dict. Only the llvm (CPU) kind is supported."""
-    text = text.strip()
-    if text.startswith("{"):
-        target = json.loads(text)
-    else:
-        words = shlex.split(text)
-        if not words:
-            raise ValueError("an empty TVM target")
-        target = {"kind": words[0]}
-        for word in words[1:]:
-            key, sep, value = word.lstrip("-").partition("=")
-            if not sep or not key:
-                raise ValueError(f"TVM target {text!r}: {word!r} is not -key=value")
-            target[key] = value.split(",") if key == "mattr" else value
-    if target.get("kind") != "llvm":
-        raise ValueError(f"TVM target {text!r}: only the llvm (CPU) kind is packaged")
-    return target
 
 
 def target_features(text: str) -> List[str]:
