@@ -47,6 +47,18 @@ def opener(ca_bundle: Path | None = None) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
 
+def unreachable(url: str, ca_bundle: Path | None = None, timeout: float = 10.0) -> str | None:
+    """Why ``url`` cannot be reached at all (no DNS name, no route, TLS refused), or None when it
+    answers (any HTTP status counts as an answer). One request, no retries."""
+    try:
+        with opener(ca_bundle).open(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        return _reason(exc)
+
+
 class _Incomplete(Exception):
     """The connection ended before Content-Length bytes arrived."""
 

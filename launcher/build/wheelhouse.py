@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -39,6 +40,30 @@ def requirements(spec: Spec, framework: str, device: str) -> list[str]:
     another, that one's: its own go into a layer on top)."""
     layer = spec.layer_requirements(framework, device)
     return [r for r in spec.requirements(framework, device) if r not in layer]
+
+
+def _reachable(extra_index_urls, ca_bundle, log) -> list[str]:
+    """The extra indexes that answer. One that cannot be reached at all is left out with a warning: pip
+    would otherwise retry it for every package (minutes), and its wheels may be in --find-links; a pin
+    found nowhere else still fails, with pip's reason."""
+    from launcher.airgap.download import unreachable
+    from launcher.airgap.resolve import redact
+
+    kept = []
+    for url in extra_index_urls:
+        if (why := unreachable(url, Path(ca_bundle) if ca_bundle else None)) is None:
+            kept.append(url)
+        else:
+            log(f"warning: index {redact(url)} is not reachable ({why}); fetching from the others and --find-links")
+    return kept
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link (same file system: no bytes copied), else a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _keep_added(folder: Path, shared: Path) -> None:
@@ -128,12 +153,16 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
     downloads = [(partial, ["requirements.txt"], False)]
     if shared is not None:
         for wheel in shared.glob("*.whl"):
-            shutil.copy2(wheel, partial / wheel.name)
+            _link_or_copy(wheel, partial / wheel.name)
         downloads = []
     if layer:
         # The shared set plus the layer's pins, resolved together (so the added wheels fit the shared
-        # ones); afterwards only the added wheels are kept.
+        # ones); afterwards only the added wheels are kept. The shared wheels are put in the download
+        # folder first: pip takes a file already there ("already downloaded") instead of fetching the
+        # whole shared set (torch's GBs) again for a layer of a few wheels.
         (partial / FRAMEWORK_WHEELS).mkdir()
+        for wheel in partial.glob("*.whl"):
+            _link_or_copy(wheel, partial / FRAMEWORK_WHEELS / wheel.name)
         (partial / FRAMEWORK_WHEELS / "layer.txt").write_text("\n".join(layer) + "\n")
         downloads.append((partial / FRAMEWORK_WHEELS, ["../requirements.txt", "layer.txt"], False))
     if per_model:
@@ -145,7 +174,7 @@ def ensure(spec: Spec, framework: str, device: str, cache: Path, find_links: lis
         downloads.append((partial / MODEL_WHEELS, [model_requirements_file(m) for m in per_model], True))
     # Index URLs may carry credentials: they reach pip through its environment (PIP_INDEX_URL,
     # PIP_EXTRA_INDEX_URL), never its command line, which any user sees in `ps`.
-    env = pip_environment(index_url or install.index_url, install.extra_index_urls,
+    env = pip_environment(index_url or install.index_url, _reachable(install.extra_index_urls, ca_bundle, log),
                           str(ca_bundle) if ca_bundle else None)
     if per_model:
         build_source_wheels(source_pins(spec, per_model), partial / MODEL_WHEELS, env, ca_bundle, find_links, log)

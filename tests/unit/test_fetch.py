@@ -452,3 +452,25 @@ def test_dry_run_lists_what_is_needed(tmp_path):
     assert lines[1].startswith("wheels onnxruntime-cpu (Python 3.11)") and lines[1].endswith("[to fetch]")
     wheels_only = cli("fetch", "--dry-run", "--wheels-only", "--cache", str(tmp_path))
     assert wheels_only.stdout.splitlines() == lines[1:]
+
+
+def test_an_unreachable_extra_index_is_left_out_of_the_wheel_fetch_with_a_warning():
+    """pip retries an index it cannot reach for every package (minutes for pytorch's set): the fetch asks
+    each extra index once and leaves out one that does not answer, saying so; one that answers (any HTTP
+    status) is kept."""
+    import http.server
+    import threading
+
+    from launcher.build.wheelhouse import _reachable
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answering = f"http://127.0.0.1:{server.server_address[1]}/simple"  # answers 501: reachable
+        lines = []
+        kept = _reachable([answering, "http://user:secret@127.0.0.1:9/whl/cpu"], None, lines.append)
+    finally:
+        server.shutdown()
+    assert kept == [answering]
+    assert len(lines) == 1 and lines[0].startswith("warning: index http://127.0.0.1:9/whl/cpu is not reachable (")
+    assert "secret" not in lines[0]
