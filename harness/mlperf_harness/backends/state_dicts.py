@@ -4,6 +4,8 @@
   are read from the state_dict's keys and shapes, so the tiny stand-in loads through the same code.
 - bert model.pytorch: transformers' ``BertForQuestionAnswering(BertConfig(...))`` (models/bert/weights_pytorch.py); the
   sizes are read from the shapes, the rest is the reference's bert_config.json.
+- rnnt DistributedDataParallel_1576581068.9962234-epoch-100.pt: the reference's RNN-T and greedy decoder
+  (models/rnnt/weights_pytorch.py), sized from the shapes; the stand-in is the same class at a tiny size.
 
 ``load_state_dict_model(state_dict)`` picks the architecture from the keys and returns a module with the
 harness's contract (the inputs in the harness's order; outputs named as the reference ONNX model's),
@@ -27,14 +29,16 @@ def unwrap(obj) -> dict:
 
 
 def architecture(state_dict: Mapping) -> str:
-    """"resnet" or "bert", from the keys."""
+    """"resnet", "bert" or "rnnt", from the keys."""
     if "conv1.weight" in state_dict and "fc.weight" in state_dict:
         return "resnet"
     if any(k.startswith(("bert.embeddings.", "embeddings.word_embeddings")) for k in state_dict):
         return "bert"
+    if any(k.startswith("encoder.pre_rnn.") for k in state_dict):
+        return "rnnt"
     sample = ", ".join(list(state_dict)[:3])
     raise ValueError(f"a state_dict of no architecture this harness knows (keys {sample}, ...): "
-                     "expected torchvision's ResNet or BertForQuestionAnswering")
+                     "expected torchvision's ResNet, BertForQuestionAnswering or the reference's RNN-T")
 
 
 def load_state_dict_model(obj) -> Tuple[object, str]:
@@ -45,6 +49,10 @@ def load_state_dict_model(obj) -> Tuple[object, str]:
         from mlperf_harness.models.resnet50 import weights_pytorch as resnet
 
         return resnet.load(state_dict)
+    if kind == "rnnt":
+        from mlperf_harness.models.rnnt import weights_pytorch as rnnt
+
+        return rnnt.load(state_dict)
     from mlperf_harness.models.bert import weights_pytorch as bert
 
     return bert.load(state_dict)

@@ -1,20 +1,16 @@
 """rnnt (retired from MLPerf inference; LibriSpeech dev-clean): the dataset (dataset.py), the WER
-accuracy script (accuracy.py), the stand-in generator (standin.py, host only) and the inference
-the harness runs per sample (below).
+accuracy script (accuracy.py), the reference's features (features.py), its RNN-T and greedy decoder
+(weights_pytorch.py, for the pytorch backend), the stand-in generator (standin.py, host only) and the
+inference the harness runs per sample (below).
 
-One sample is a waveform, float32 [T] at 16 kHz. As the reference's ``pytorch_SUT.py``, the
-feature extraction runs inside the timed path, one utterance per model call: here the power
-spectrogram with the reference's framing (20 ms Hann window = 320 samples, 10 ms hop, n_fft
-512, centred with reflect padding), log(power + 1e-10) -> ``features`` float32 [1, T', 257].
-The model returns per-frame logits [1, T', 29] over LABELS plus the blank (index 28, the
-reference's ``blank_index = len(labels)``); greedy decoding takes the best label per frame,
-collapses repeats and drops blanks -> int64 label ids, the response (the reference's
-``"q"`` array). SingleStream, Offline and Server.
-
-Not the reference's: its 80 log-mel filterbank with per-feature normalisation and frame
-splicing, and the RNN-T's own greedy decoder (prediction + joint network) -- the published
-RNN-T checkpoint loads only with the reference's model source, so the pytorch backend runs a
-TorchScript module of the signature above (the stand-in, or a user's export via --model)."""
+One sample is a waveform, float32 [T] at 16 kHz. As the reference's ``pytorch_SUT.py``, one utterance
+per call, and the feature extraction runs inside the timed path: the reference's log-mel filterbank,
+spliced and normalised (features.py) -> ``features`` float32 [T', 1, 240] (its ``feature.permute(2, 0,
+1)``) and ``feature_lengths`` int64 [1]. The model (GreedyRnnt: encoder, then greedy RNN-T decoding
+with the prediction and joint networks) returns the label ids int64 [1, U], padded with -1 (none here:
+one utterance); the response is the ids, int64 (the reference's ``array.array("q", transcript)``),
+indices into LABELS (the blank, index 28, is never emitted). SingleStream, Offline and Server.
+"""
 
 from __future__ import annotations
 
@@ -23,36 +19,14 @@ from typing import List
 import numpy as np
 
 from mlperf_harness.models.common import ModelCode
+from mlperf_harness.models.rnnt.features import SAMPLE_RATE, extract
 
+# rnnt.toml's [labels]; the model's blank is one past them (helpers.add_blank_label)
 LABELS = (" ", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r",
           "s", "t", "u", "v", "w", "x", "y", "z", "'")
 BLANK = len(LABELS)
-SAMPLE_RATE = 16000
-WINDOW, HOP, N_FFT = 320, 160, 512
 
-
-def spectrogram(waveform: np.ndarray) -> np.ndarray:
-    """float32 [T] -> log power spectrogram float32 [1, frames, N_FFT // 2 + 1]."""
-    wave = np.asarray(waveform, dtype=np.float32).reshape(-1)
-    pad = N_FFT // 2
-    wave = np.pad(wave, pad, mode="reflect") if wave.size > pad else np.pad(wave, pad)
-    frames = 1 + (wave.size - N_FFT) // HOP
-    window = np.zeros(N_FFT, dtype=np.float32)
-    offset = (N_FFT - WINDOW) // 2  # torch.stft centres a shorter window in n_fft
-    window[offset:offset + WINDOW] = np.hanning(WINDOW + 1)[:-1]  # periodic Hann
-    index = np.arange(N_FFT)[None, :] + HOP * np.arange(frames)[:, None]
-    power = np.abs(np.fft.rfft(wave[index] * window, n=N_FFT, axis=1)) ** 2
-    return np.log(power + 1e-10).astype(np.float32)[np.newaxis]
-
-
-def greedy(logits: np.ndarray) -> np.ndarray:
-    """Per-frame logits [frames, BLANK + 1] -> int64 label ids: best per frame, repeats collapsed,
-    blanks dropped."""
-    best = np.argmax(np.asarray(logits).reshape(-1, BLANK + 1), axis=1)
-    keep = np.ones(best.size, dtype=bool)
-    keep[1:] = best[1:] != best[:-1]
-    best = best[keep]
-    return best[best != BLANK].astype(np.int64)
+__all__ = ["BLANK", "CODE", "LABELS", "SAMPLE_RATE", "infer", "transcript"]
 
 
 def infer(backend, batch) -> List[np.ndarray]:
@@ -60,7 +34,10 @@ def infer(backend, batch) -> List[np.ndarray]:
     waveform = batch[0] if isinstance(batch, (tuple, list)) else batch
     if waveform.shape[0] != 1:
         raise ValueError(f"rnnt takes one utterance per call, got {waveform.shape[0]}")
-    return [greedy(backend.run(spectrogram(waveform[0]))[0])]
+    feats = extract(waveform[0])
+    ids = np.asarray(backend.run((np.ascontiguousarray(feats.T[:, np.newaxis, :]),
+                                  np.array([feats.shape[1]], dtype=np.int64)))[0]).reshape(-1)
+    return [ids[ids >= 0].astype(np.int64)]
 
 
 def transcript(outputs, indices) -> List[np.ndarray]:
@@ -71,7 +48,7 @@ def transcript(outputs, indices) -> List[np.ndarray]:
 
 
 CODE = ModelCode(
-    input_names=("features",), outputs=("logits",), output_names=("logits",),
+    input_names=("features", "feature_lengths"), outputs=("transcripts",), output_names=("transcripts",),
     responses=transcript, infer="mlperf_harness.models.rnnt:infer", max_batch=1,
     response_dtype="int64",
     dataset_class="mlperf_harness.models.rnnt.dataset:LibriSpeechDataset",
