@@ -182,5 +182,5 @@ def test_other_backends_refuse_bfloat16(resnet_state, tmp_path):
     from mlperf_harness.models.resnet50 import standin as onnx_standin
 
     model = onnx_standin.export_model(tmp_path / "resnet50_v1.onnx", "onnxruntime")
-    with pytest.raises(HarnessError, match="--precision bfloat16: the onnxruntime backend runs fp32, int8 only"):
+    with pytest.raises(HarnessError, match="--precision bfloat16: the onnxruntime backend runs fp32, int8, float16 only"):
         create_backend("onnxruntime", str(model), precision="bfloat16")
