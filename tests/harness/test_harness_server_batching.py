@@ -207,3 +207,34 @@ def test_the_server_sut_gives_the_pool_half_the_latency_bound():
                           batch_timeout_s=0.001, latency_bound_s=0.015)
     assert sut.pool.budget == pytest.approx(0.0075) and sut.pool.timeout == pytest.approx(0.001)
     sut.destroy()
+
+
+@pytest.mark.parametrize("scenario, thread", [("Offline", "sut-complete"), ("Server", "sut-worker-0")])
+def test_offline_completes_on_its_own_thread_and_destroy_drains_it(scenario, thread):
+    """Offline: the worker only runs batches; responses go to LoadGen from a thread of their
+    own (Server: inline, no hop). destroy() returns only once every sample is completed."""
+    class Dataset:
+        sample_shape = (2,)
+
+        def __len__(self):
+            return 64
+
+        def load(self, index):
+            return np.full(2, index, np.float32)
+
+    seen, threads = [], set()
+
+    def collect(responses):
+        threads.add(threading.current_thread().name)
+        seen.extend(r.id for r in responses)
+
+    backend = BlockingBackend()
+    backend.release.set()
+    qsl = SampleLibrary(Dataset(), perf_count=64, loader_threads=1)
+    qsl.load_samples(list(range(64)))
+    sut = SystemUnderTest(scenario, backend, qsl, argmax_labels(0), max_batchsize=8,
+                          complete=collect)
+    sut.issue_queries([Sample(id=100 + n, index=n) for n in range(50)])
+    sut.destroy()
+    assert sorted(seen) == list(range(100, 150)) and sut.completed == 50
+    assert threads == {thread}
