@@ -19,7 +19,8 @@ waits at most ``min(timeout, full, budget - full)`` after the oldest sample.
 Waiting longer than ``full`` never pays (at a load the pool can sustain, a
 full batch arrives within ``full``; below it, waiting only adds latency), and
 once the budget left is less than a batch's compute, it does not wait at all.
-Until a batch has been timed, ``timeout`` holds. Offline submits its one big query and gets ``max_batch`` chunks.
+Until a batch has been timed, ``timeout`` holds. Offline submits its one big
+query and gets ``max_batch`` chunks.
 
 With ``prepare`` (the SUT's batch gathering), one thread forms and gathers
 the next batch into a free buffer while the workers run the current one; a
