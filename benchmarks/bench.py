@@ -8,11 +8,20 @@ backend object:
   postprocess it, back to back, no LoadGen;
 - harness Offline: LoadGen's Offline test on the harness's SUT (worker pool,
   one QuerySamplesComplete per batch), LoadGen's "Samples per second";
-- raw SingleStream: p90 of one-sample backend calls;
+- raw SingleStream: LoadGen's SingleStream p90 (same settings) on a bare SUT
+  that runs the one-sample backend call and completes an empty response, so
+  the difference is the harness's own cost (LoadGen's dispatch is in both);
+  the p90 of bare one-sample calls, without LoadGen, is kept for reference;
 - harness SingleStream: LoadGen's SingleStream p90 on the SUT;
 - Server peak: mlperf_harness.find_peak.search over LoadGen Server runs on the
   SUT at the model's MLPerf latency bound, for the ratio target / harness
   Offline throughput (an Offline run right before each Server step).
+
+The batch limit (Offline and Server alike) is picked per model by
+:meth:`Case.pick_batch`: the largest power of two up to the requested one
+whose measured batch latency is at most a quarter of the latency bound (a
+sample may queue behind one batch and then run in its own, and the host may
+stretch both), so that the Server figure compares like with like.
 
 LoadGen runs in this process with settings made in code (no mlperf.conf),
 so A and B can be interleaved: every ratio pairs runs made moments apart.
@@ -56,6 +65,8 @@ FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("te
 # onnxruntime stand-in's ONNX model; ncnn a build-time conversion of it (backends/ncnn_convert.py, as the
 # image's convert stage runs it); TVM compiles onnxruntime's or tflite's file (the same weights).
 STANDIN_FORMAT = {"deepsparse": "onnxruntime", "ncnn": "onnxruntime", "tvm-onnx": "onnxruntime", "tvm-tflite": "tflite"}
+# A batch's latency may be at most this share of the model's latency bound (Case.pick_batch).
+BATCH_LATENCY_SHARE = 0.25
 # Where the generators live (first found wins).
 GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
 
@@ -112,6 +123,32 @@ class Case:
         self._rng = np.random.default_rng(0)
         for size in (1, self.batch):
             self._infer(self.backend, self.qsl.gather([i % self.count for i in range(size)]))
+        self.requested_batch = self.batch
+        self.batch_latency_ms: Dict[int, float] = {}
+
+    def pick_batch(self, share: float = BATCH_LATENCY_SHARE) -> int:
+        """Set ``batch`` to the largest power of two up to the requested batch whose median
+        latency (gather + run + postprocess, 1 + 64 / size runs, on a thread) is at most
+        ``share`` of the latency bound; at least 1. Returns it."""
+        sizes = [1 << k for k in range(self.requested_batch.bit_length())
+                 if 1 << k <= self.requested_batch]
+        if sizes[-1] != self.requested_batch:
+            sizes.append(self.requested_batch)
+
+        def timed(size):
+            indices = [i % self.count for i in range(size)]
+            times = []
+            for _ in range(1 + 64 // size):
+                start = time.perf_counter()
+                self._post(self._infer(self.backend, self.qsl.gather(indices)), indices)
+                times.append(time.perf_counter() - start)
+            return statistics.median(times) * 1e3
+
+        self.batch_latency_ms = self._on_a_thread(lambda: {size: timed(size) for size in sizes})
+        fitting = [size for size in sizes
+                   if self.batch_latency_ms[size] <= share * self.latency_bound_ms]
+        self.batch = max(fitting, default=1)
+        return self.batch
 
     def describe(self) -> str:
         return self.backend.describe()
@@ -139,8 +176,24 @@ class Case:
     def raw_offline(self, n_samples: int) -> float:
         return self._on_a_thread(lambda: self._raw_offline(n_samples))
 
-    def raw_singlestream_p90_ms(self, queries: int) -> float:
+    def bare_call_p90_ms(self, queries: int) -> float:
+        """p90 of bare one-sample calls (no LoadGen), ms."""
         return self._on_a_thread(lambda: self._raw_singlestream_p90_ms(queries))
+
+    def raw_singlestream_p90_ms(self, queries: int) -> float:
+        """LoadGen's SingleStream p90 on a bare SUT: the one-sample call, an empty response."""
+        import mlperf_loadgen as lg
+
+        infer, backend, gather = self._infer, self.backend, self.qsl.gather
+        complete, response = lg.QuerySamplesComplete, lg.QuerySampleResponse
+
+        def issue(ids, indices):
+            infer(backend, gather((indices[0],)))
+            complete([response(ids[0], 0, 0)])
+
+        summary = self.loadgen("SingleStream", queries, sut_handle=lg.ConstructFastSUT(
+            issue, lambda: None))
+        return float(summary["90.00 percentile latency (ns)"]) / 1e6
 
     def _raw_offline(self, n_samples: int) -> float:
         """samples/s: gather + run + postprocess per batch, back to back."""
@@ -165,8 +218,9 @@ class Case:
     # harness under LoadGen ---------------------------------------------------
     def loadgen(self, scenario: str, queries: int, target_qps: Optional[float] = None,
                 prefetch: bool = False, batch_timeout_ms: Optional[float] = None,
-                min_duration_ms: int = 0) -> Dict[str, str]:
-        """One LoadGen performance test on the harness's SUT; its summary."""
+                min_duration_ms: int = 0, sut_handle=None) -> Dict[str, str]:
+        """One LoadGen performance test on the harness's SUT (or on ``sut_handle``, a
+        ConstructFastSUT handle, destroyed here); its summary."""
         import mlperf_loadgen as lg
 
         settings = lg.TestSettings()
@@ -185,16 +239,19 @@ class Case:
         elif scenario == "SingleStream":
             settings.single_stream_expected_latency_ns = 100_000
         max_batch = 1 if scenario == "SingleStream" else self.batch
-        sut = SystemUnderTest(scenario, self.backend, self.qsl, self.info.postprocess,
-                              max_batchsize=max_batch, prefetch=prefetch,
-                              batch_timeout_s=server_batch_timeout_s(bound_ns, batch_timeout_ms),
-                              infer=self.infer, responses=self.info.responses)
+        sut = None if sut_handle is not None else SystemUnderTest(
+            scenario, self.backend, self.qsl, self.info.postprocess,
+            max_batchsize=max_batch, prefetch=prefetch,
+            batch_timeout_s=server_batch_timeout_s(bound_ns, batch_timeout_ms),
+            latency_bound_s=self.latency_bound_ms / 1e3,
+            infer=self.infer, responses=self.info.responses)
         with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as out:
             log = lg.LogSettings()
             log.log_output.outdir = out
             log.log_output.copy_summary_to_stdout = False
             log.enable_trace = False
-            sut_handle = sut.construct()
+            if sut is not None:
+                sut_handle = sut.construct()
             # Samples stay loaded between tests: unloading is a no-op here.
             qsl_handle = lg.ConstructQSL(self.count, self.count, self.qsl.load_samples,
                                          lambda indices: None)
@@ -202,8 +259,11 @@ class Case:
                 lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log,
                                             str(Path(out) / "no-audit.config"))
             finally:
-                sut.destroy()
-                self.last_stats = sut.stats_line()
+                if sut is not None:
+                    sut.destroy()
+                    self.last_stats = sut.stats_line()
+                else:
+                    lg.DestroyFastSUT(sut_handle)
                 lg.DestroyQSL(qsl_handle)
             return results.read_summary(Path(out) / results.SUMMARY).raw
 
@@ -216,11 +276,13 @@ class Case:
         return float(summary["90.00 percentile latency (ns)"]) / 1e6
 
     def server_peak(self, offline_samples: int, prefetch: bool = False,
-                    batch_timeout_ms: Optional[float] = None, duration_ms: int = 1000,
-                    max_steps: int = 8, tolerance: float = 0.03):
-        """find-peak's search over r = Server target / Offline throughput: every step
-        measures the harness Offline first and runs Server at r times it, so each
-        step's ratio is made of runs moments apart. Returns (search over r, readings)."""
+                    batch_timeout_ms: Optional[float] = None, duration_ms: int = 2000,
+                    max_steps: int = 10, tolerance: float = 0.03, start: float = 0.8,
+                    retries: int = 1):
+        """find-peak's search over r = Server target / Offline throughput, from ``start``,
+        an INVALID step retried ``retries`` times (as find-peak does): every step measures
+        the harness Offline first and runs Server at r times it, so each step's ratio is
+        made of runs moments apart. Returns (search over r, readings)."""
         readings = []
 
         def valid(ratio: float) -> bool:
@@ -230,7 +292,9 @@ class Case:
             ok = summary.get("Result is") == "VALID"
             readings.append({"ratio": ratio, "offline": offline, "target_qps": ratio * offline,
                              "valid": ok, "p99_ms": float(summary.get(
-                                 "99.00 percentile latency (ns)", "nan")) / 1e6})
+                                 "99.00 percentile latency (ns)", "nan")) / 1e6,
+                             "sut": self.last_stats})
             return ok
 
-        return search(valid, 1.0, max_steps=max_steps, tolerance=tolerance), readings
+        return search(valid, start, max_steps=max_steps, tolerance=tolerance,
+                      retries=retries), readings

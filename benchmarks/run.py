@@ -3,18 +3,28 @@
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
         [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite] [--batch-size 32] [--threads N]
-        [--rounds 5] [--server-rounds 1] [--prefetch] [--workdir DIR]
+        [--rounds 5] [--server-rounds 1] [--server-step-ms 2000] [--fixed-batch] [--prefetch]
+        [--workdir DIR]
 
 For each case (a backend whose framework is installed, a model with a
 stand-in for it), in one process (see bench.py):
 
 - Offline harness/raw: LoadGen Offline on the harness's SUT over the raw
   backend with the same data movement (same batches, same QSL gather);
-- SingleStream p90 overhead: harness p90 - raw one-sample call p90, in ms;
+- SingleStream p90 overhead: harness p90 - raw p90, in ms, both LoadGen
+  SingleStream tests with the same settings, raw on a bare SUT (the one-sample
+  call, an empty response): the harness's own cost per query (the JSON also
+  has the p90 of bare calls without LoadGen);
 - Server peak/Offline: the highest VALID Server target (find-peak's search,
-  at the model's MLPerf latency bound) over the harness's Offline throughput
-  at the same max batch, each step's Offline measured right before it; and
-  the same with batch_timeout_ms 0 (the pool runs whatever is waiting at once);
+  from 0.8, each INVALID step run once more, --server-step-ms long, at the
+  model's MLPerf latency bound) over the harness's Offline throughput at the
+  same max batch, each step's Offline measured right before it; and the same
+  with batch_timeout_ms 0 (the pool runs whatever is waiting at once);
+
+The max batch ("batch" column) is --batch-size, lowered per model to the
+largest power of two whose measured batch latency is at most a quarter of the
+latency bound (bench.Case.pick_batch; --fixed-batch: --batch-size as given),
+the same for Offline and Server.
 - Offline x onnxruntime: the harness's Offline throughput over onnxruntime's
   on the same model (the tvm backends compile onnxruntime's / tflite's file).
 
@@ -58,14 +68,18 @@ def parse_args(argv=None):
                         "than the CPUs, leaving LoadGen's threads a core; 0: the framework's own)")
     p.add_argument("--rounds", type=int, default=5, help="Offline and SingleStream pairs")
     p.add_argument("--server-rounds", type=int, default=1, help="peak searches per timeout; 0: none")
+    p.add_argument("--server-step-ms", type=int, default=2000, help="each Server step's length")
+    p.add_argument("--fixed-batch", action="store_true",
+                   help="use --batch-size as given (default: lowered to fit the latency bound)")
     p.add_argument("--offline-samples", type=int, default=1024,
-                   help="samples per Offline run, at least (more for a fast case: ~0.5 s)")
+                   help="samples per Offline run, at least (more for a fast case: ~1 s)")
     p.add_argument("--singlestream-queries", type=int, default=1000)
     p.add_argument("--samples", type=int, default=64, help="stand-in dataset size")
     p.add_argument("--prefetch", action="store_true", help="the SUT gathers ahead (Server, Offline)")
     p.add_argument("--workdir", type=Path, help="keep the stand-ins here (default: temporary)")
     args = p.parse_args(argv)
-    for name in ("batch_size", "rounds", "offline_samples", "singlestream_queries", "samples"):
+    for name in ("batch_size", "rounds", "offline_samples", "singlestream_queries", "samples",
+                 "server_step_ms"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.threads < 0:
@@ -100,32 +114,39 @@ def pair(raw, harness, raw_first: bool):
 
 def measure(case: "bench.Case", args) -> dict:
     pf, n_ss = args.prefetch, args.singlestream_queries
-    # Enough samples for about half a second of raw Offline: LoadGen's fixed cost per test
+    if not args.fixed_batch:
+        case.pick_batch()
+    # Enough samples for about a second of raw Offline: LoadGen's fixed cost per test
     # (a few ms) must not count on a fast stand-in.
-    n_off = max(args.offline_samples, int(case.raw_offline(args.offline_samples) * 0.5))
-    n_off -= n_off % args.batch_size
-    offline, single = [], []
+    n_off = max(args.offline_samples, int(case.raw_offline(args.offline_samples)))
+    n_off -= n_off % case.batch
+    offline, single, bare = [], [], []
     for n in range(args.rounds):  # alternate which goes first: drift cancels out
         offline.append(pair(lambda: case.raw_offline(n_off),
                             lambda: case.harness_offline(n_off, prefetch=pf), n % 2 == 0))
         single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
                            lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
+        bare.append(case.bare_call_p90_ms(n_ss))
     server = {"default": [], "timeout_0": []}
     for _ in range(args.server_rounds):
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
-            found, readings = case.server_peak(n_off, prefetch=pf,
-                                               batch_timeout_ms=timeout)
+            found, readings = case.server_peak(n_off, prefetch=pf, batch_timeout_ms=timeout,
+                                               duration_ms=args.server_step_ms)
             server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
-        "batch_size": case.batch, "cpus": os.cpu_count(), "prefetch": pf,
+        "batch_size": case.batch, "requested_batch": case.requested_batch,
+        "batch_latency_ms": {k: round(v, 3) for k, v in case.batch_latency_ms.items()},
+        "latency_bound_ms": case.latency_bound_ms, "cpus": os.cpu_count(), "prefetch": pf,
         "offline_samples": n_off,
         "offline_pairs_samples_per_s": offline,
         "singlestream_pairs_p90_ms": single,
+        "bare_call_p90_ms": bare,
         "server_searches": server,
         "offline_harness_samples_per_s": summary([h for _, h in offline]),
         "offline_harness_over_raw": summary([h / r for r, h in offline]),
         "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
+        "singlestream_p90_over_bare_call_ms": summary([h - b for (_, h), b in zip(single, bare)]),
         **{f"server_peak_over_offline{'' if k == 'default' else '_' + k}": summary(
             [s["peak_over_offline"] for s in v]) for k, v in server.items()},
     }
@@ -139,9 +160,10 @@ def _cell(figure, digits=3) -> str:
 
 
 def table(rows) -> str:
-    head = ("model", "backend", "Offline harness/raw", "SS p90 overhead ms",
+    head = ("model", "backend", "batch", "Offline harness/raw", "SS p90 overhead ms",
             "Server peak/Offline", "same, timeout 0", "Offline x onnxruntime")
-    lines = [head] + [(r["model"], r["backend"], _cell(r["offline_harness_over_raw"]),
+    lines = [head] + [(r["model"], r["backend"], str(r["batch_size"]),
+                       _cell(r["offline_harness_over_raw"]),
                        _cell(r["singlestream_p90_overhead_ms"], 4),
                        _cell(r["server_peak_over_offline"]),
                        _cell(r["server_peak_over_offline_timeout_0"]),

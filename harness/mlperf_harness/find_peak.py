@@ -4,7 +4,10 @@ A bounded search, as the reference's submitters do by hand: a short Offline
 run measures the throughput, which is where the search starts; short Server
 performance runs (each a LoadGen test in its own process, as every test is)
 then bracket the peak (halving or doubling the target) and bisect it until
-the bracket is within ``tolerance`` or ``max_steps`` runs are spent.
+the bracket is within ``tolerance`` or ``max_steps`` runs are spent. An
+INVALID step is run once more before the search goes below it (``RETRIES``):
+a one-second step fails on a single stall of another process on a shared
+host, and validity must fall with the target for a bisection to be right.
 
 Results, under the Server scenario folder:
 
@@ -27,7 +30,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from mlperf_harness.errors import HarnessError
 
-MAX_STEPS = 8
+MAX_STEPS = 10  # Server runs, retries included
+RETRIES = 1  # more runs of an INVALID target before the search goes below it
 TOLERANCE = 0.05  # stop when the bracket is this narrow, relative to its top
 STEP_DURATION_MS = 1000  # each Server step runs at least this long...
 STEP_MIN_QUERIES = 500  # ...and this many queries (LoadGen's p99 early stopping needs ~460)
@@ -42,9 +46,12 @@ class Search:
 
 
 def search(is_valid: Callable[[float], bool], start_qps: float, max_steps: int = MAX_STEPS,
-           tolerance: float = TOLERANCE) -> Search:
+           tolerance: float = TOLERANCE, retries: int = 0) -> Search:
     """Bracket then bisect the highest ``qps`` with ``is_valid(qps)``, calling it at
-    most ``max_steps`` times; assumes validity falls as qps rises."""
+    most ``max_steps`` times; assumes validity falls as qps rises. An INVALID target is
+    tried up to ``retries`` more times before the search goes below it (a short step
+    on a shared host fails on one stall of another process); the peak is always a
+    target that had a VALID run."""
     if not start_qps > 0:
         raise HarnessError(f"find-peak needs a positive starting QPS, got {start_qps}")
     result = Search()
@@ -52,9 +59,12 @@ def search(is_valid: Callable[[float], bool], start_qps: float, max_steps: int =
     high: Optional[float] = None
 
     def probe(qps: float) -> bool:
-        ok = bool(is_valid(qps))
-        result.steps.append((qps, ok))
-        return ok
+        for _ in range(1 + max(0, retries)):
+            ok = bool(is_valid(qps))
+            result.steps.append((qps, ok))
+            if ok or len(result.steps) >= max_steps:
+                return ok
+        return False
 
     qps = start_qps
     while len(result.steps) < max_steps and (low is None or high is None):
@@ -97,7 +107,8 @@ def peak_conf_text(key: str, qps: float) -> str:
 
 def find_peak(run: Callable[[str, str, Path], Dict[str, str]], key: str, offline_conf: str,
               server_conf: str, server_dir: Path, result_dir: Path,
-              max_steps: int = MAX_STEPS, tolerance: float = TOLERANCE) -> Search:
+              max_steps: int = MAX_STEPS, tolerance: float = TOLERANCE,
+              retries: int = RETRIES) -> Search:
     """Run the search; ``run(scenario, conf_text, folder)`` runs one performance
     test logging into ``folder`` (created here, empty) and returns its summary.
     Copies the highest VALID step's logs into ``result_dir`` and writes peak.conf."""
@@ -114,22 +125,24 @@ def find_peak(run: Callable[[str, str, Path], Dict[str, str]], key: str, offline
             from None
     print(f"find-peak: Offline {start:.1f} samples/s; searching Server targets from there",
           flush=True)
-    folders: Dict[float, Path] = {}
+    folders: Dict[float, Path] = {}  # target -> its latest step (a retried target's retry)
+    runs = [0]
 
     def is_valid(qps: float) -> bool:
         qps = rounded(qps)
-        step = root / f"step_{len(folders) + 1}"
+        runs[0] += 1
+        step = root / f"step_{runs[0]}"
         step.mkdir()
         folders[qps] = step
         result = run("Server", step_conf_text(server_conf, key, qps), step)
         valid = result.get("Result is") == "VALID"
         latency = result.get("99.00 percentile latency (ns)")
         detail = f", p99 {float(latency) / 1e6:.2f} ms" if latency else ""
-        print(f"find-peak step {len(folders)}: target {qps:g} qps: "
+        print(f"find-peak step {runs[0]}: target {qps:g} qps: "
               f"{'VALID' if valid else 'INVALID'}{detail}", flush=True)
         return valid
 
-    outcome = search(is_valid, start, max_steps, tolerance)
+    outcome = search(is_valid, start, max_steps, tolerance, retries)
     outcome.steps = [(rounded(qps), ok) for qps, ok in outcome.steps]
     if outcome.peak is None:
         raise HarnessError(f"find-peak: no Server run was VALID (lowest target tried "

@@ -147,6 +147,7 @@ def _local_sut(spec: TestSpec, model, settings, backend):
                           batch_timeout_s=server_batch_timeout_s(
                               settings.server_target_latency_ns,
                               spec.extra.get("batch_timeout_ms")),
+                          latency_bound_s=settings.server_target_latency_ns / 1e9,
                           infer=infer, responses=model.responses)
     return sut, qsl
 

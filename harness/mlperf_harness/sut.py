@@ -10,7 +10,8 @@ Dispatch per scenario:
 - Server: queries arrive on a schedule: each is queued to the WorkerPool,
   which batches by size (max-batchsize) and by time (``batch_timeout_s``: a
   free worker waits at most that long after the oldest waiting sample for
-  the batch to fill; see :func:`server_batch_timeout_s`).
+  the batch to fill; see :func:`server_batch_timeout_s`), adapted to the
+  measured batch compute time within half of ``latency_bound_s`` (workers.py).
 With ``prefetch`` (MLPERF_HARNESS_PREFETCH=1) one thread gathers the next
 batch (copies the samples together) while the workers run the current one;
 off by default: on a 2-core machine the copy competes with the framework's
@@ -22,13 +23,19 @@ responses differ in size (retinanet's detections), one array per sample from
 ``responses(outputs, qsl_indices)``. ``infer(backend, batch)`` replaces
 ``backend.run`` where one sample takes more than one model call (3d-unet's
 sliding window). The result arrays back the response pointers and are kept
-alive until QuerySamplesComplete returns. Any failure calls ``on_error``
+alive until QuerySamplesComplete returns. Per sample, the SUT does as little
+Python as it can: LoadGen hands it (id, index) lists (ConstructFastSUT: no
+QuerySample objects), and with LoadGen's own QuerySamplesComplete (which
+copies the responses) each thread reuses its QuerySampleResponse objects,
+setting only id and data (building 32 of them costs ~40 us, 5% of a bert
+batch). Any failure calls ``on_error``
 (default: print one ``error:`` line and exit the process), because an
 exception escaping a LoadGen callback aborts and an uncompleted query hangs.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Callable, Optional, Sequence
 
@@ -70,6 +77,7 @@ class SystemUnderTest:
         batch_timeout_s: float = 0.0,
         infer: Optional[Callable] = None,
         responses: Optional[Callable] = None,
+        latency_bound_s: float = 0.0,
     ) -> None:
         import mlperf_loadgen as lg
 
@@ -87,6 +95,9 @@ class SystemUnderTest:
         self.on_error = on_error
         self._response = lg.QuerySampleResponse
         self._complete_fn = complete or lg.QuerySamplesComplete
+        # LoadGen copies the responses it is given: reuse them (a test's collector may keep them)
+        self._reuse = complete is None
+        self._local = threading.local()
         self.completed = 0
         self.batches = 0
         self.largest_batch = 0
@@ -95,19 +106,37 @@ class SystemUnderTest:
         if scenario in POOLED_SCENARIOS:
             self.pool = WorkerPool(self._execute, workers=workers, max_batch=self.max_batchsize,
                                    timeout=batch_timeout_s if scenario == "Server" else 0.0,
-                                   on_error=on_error, prepare=self._prepare if prefetch else None)
+                                   on_error=on_error, prepare=self._prepare if prefetch else None,
+                                   budget=latency_bound_s / 2 if scenario == "Server" else 0.0)
+        # Offline: the responses are made and handed to LoadGen on a thread of their own, while
+        # the worker runs the next batch (the framework releases the GIL): the worker runs
+        # gather + inference + postprocess only, as a bare loop does. Server completes inline
+        # (a thread hop is latency).
+        self._completer: Optional[queue.SimpleQueue] = None
+        self._completer_thread: Optional[threading.Thread] = None
+        if scenario == "Offline":
+            self._completer = queue.SimpleQueue()
+            self._completer_thread = threading.Thread(target=self._complete_loop,
+                                                      name="sut-complete", daemon=True)
+            self._completer_thread.start()
         self._handle = None
 
     # LoadGen callbacks -------------------------------------------------
     def issue_queries(self, samples) -> None:
+        """LoadGen's QuerySample objects (or anything with .id and .index)."""
+        self.issue([s.id for s in samples], [s.index for s in samples])
+
+    def issue(self, ids, indices) -> None:
+        """The fast callback (ConstructFastSUT): ids and indices, two lists of ints."""
         try:
             if self.pool is not None:
-                self.pool.submit(samples)
-            elif len(samples) == 1 and self._lean:
-                self._run_one(samples[0])
+                self.pool.submit(list(zip(ids, indices)))
+            elif len(ids) == 1 and self._lean:
+                self._run_one(ids[0], indices[0])
             else:
-                for start in range(0, len(samples), self.max_batchsize):
-                    self.run_batch(samples[start:start + self.max_batchsize])
+                pairs = list(zip(ids, indices))
+                for start in range(0, len(pairs), self.max_batchsize):
+                    self.run_batch(pairs[start:start + self.max_batchsize])
         except BaseException as exc:
             self.on_error(f"inference failed: {describe(exc)}")
 
@@ -116,31 +145,40 @@ class SystemUnderTest:
 
     # Work ----------------------------------------------------------------
     def run_batch(self, samples: Sequence) -> None:
-        self._execute(samples, self.qsl.gather([s.index for s in samples]))
+        """``samples``: (id, index) pairs."""
+        self._execute(samples, self.qsl.gather([s[1] for s in samples]))
 
     def _prepare(self, samples: Sequence, slot: int):
-        return self.qsl.gather([s.index for s in samples], slot=slot)
+        return self.qsl.gather([s[1] for s in samples], slot=slot)
 
-    def _run_one(self, sample) -> None:
+    def _run_one(self, sample_id: int, index: int) -> None:
         """SingleStream's path: one sample, inline on LoadGen's thread (nothing else
         runs meanwhile, so no lock), as little Python as possible around the backend."""
-        results = np.ascontiguousarray(
-            self.postprocess(self.backend.run(self.qsl.gather((sample.index,)))))
+        results = np.ascontiguousarray(self.postprocess(self.backend.run(self.qsl.gather((index,)))))
         if results.shape[0] != 1:
             raise RuntimeError(f"backend returned {results.shape[0]} results for a batch of 1")
-        self._complete_fn([self._response(sample.id, results.ctypes.data, results.nbytes)])
+        response = self._reusable(results.nbytes, 1)[0] if self._reuse else None
+        if response is None:
+            response = self._response(sample_id, results.ctypes.data, results.nbytes)
+        else:
+            response.id, response.data = sample_id, results.ctypes.data
+        self._complete_fn([response])
         self.completed += 1
         self.batches += 1
         self.largest_batch = 1
 
     def _execute(self, samples: Sequence, batch=None) -> None:
         if batch is None:
-            batch = self.qsl.gather([s.index for s in samples])
+            batch = self.qsl.gather([s[1] for s in samples])
         outputs = self.infer(self.backend, batch)
         if self.responses is not None:
-            self.complete(samples, self.responses(outputs, [s.index for s in samples]))
+            results = self.responses(outputs, [s[1] for s in samples])
         else:
-            self.complete(samples, self.postprocess(outputs))
+            results = self.postprocess(outputs)
+        if self._completer is not None:
+            self._completer.put((samples, results))
+        else:
+            self.complete(samples, results)
         with self._stats:
             self.batches += 1
             if len(samples) > self.largest_batch:
@@ -150,41 +188,77 @@ class SystemUnderTest:
         return (f"sut: {self.completed} samples in {self.batches} batches, largest batch "
                 f"{self.largest_batch} (max-batchsize {self.max_batchsize})")
 
+    def _reusable(self, size: int, count: int) -> list:
+        """This thread's QuerySampleResponse objects of ``size`` bytes, at least ``count``
+        (LoadGen's QuerySamplesComplete copies them: they are free again once it returns)."""
+        spare = getattr(self._local, "spare", None)
+        if spare is None:
+            spare = self._local.spare = {}
+        responses = spare.get(size)
+        if responses is None or len(responses) < count:
+            responses = spare[size] = [self._response(0, 0, size) for _ in range(
+                max(count, self.max_batchsize))]
+        return responses
+
     def complete(self, samples: Sequence, results) -> None:
-        """``results``: one array [N, ...] (equal sizes), or a list of N arrays (any sizes)."""
+        """``samples``: (id, index) pairs; ``results``: one array [N, ...] (equal sizes),
+        or a list of N arrays (any sizes)."""
+        count = len(samples)
         if isinstance(results, (list, tuple)):
             arrays = [np.ascontiguousarray(r) for r in results]
-            count = len(arrays)
-        else:
-            results = np.ascontiguousarray(results)
-            count = results.shape[0]
-        if count != len(samples):
-            raise RuntimeError(f"backend returned {count} results for a batch of {len(samples)}")
-        if isinstance(results, (list, tuple)):
-            responses = [self._response(s.id, a.ctypes.data, a.nbytes)
+            if len(arrays) != count:
+                raise RuntimeError(f"backend returned {len(arrays)} results for a batch of {count}")
+            responses = [self._response(s[0], a.ctypes.data, a.nbytes)
                          for s, a in zip(samples, arrays)]
         else:
-            size = results.nbytes // len(samples)
-            base = results.ctypes.data
-            responses = [self._response(s.id, base + n * size, size)
-                         for n, s in enumerate(samples)]
+            results = np.ascontiguousarray(results)
+            if results.shape[0] != count:
+                raise RuntimeError(f"backend returned {results.shape[0]} results for a batch "
+                                   f"of {count}")
+            size = results.nbytes // count
+            address = results.ctypes.data
+            if self._reuse:
+                responses = self._reusable(size, count)[:count]
+                for response, sample in zip(responses, samples):
+                    response.id, response.data = sample[0], address
+                    address += size
+            else:
+                responses = [self._response(s[0], address + n * size, size)
+                             for n, s in enumerate(samples)]
         self._complete_fn(responses)  # copies the bytes; the arrays live until here
         with self._stats:
-            self.completed += len(samples)
+            self.completed += count
 
     # LoadGen registration --------------------------------------------------
     def construct(self):
         import mlperf_loadgen as lg
 
-        self._handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
+        self._handle = lg.ConstructFastSUT(self.issue, self.flush_queries)
         return self._handle
+
+    def _complete_loop(self) -> None:
+        failed = False
+        while True:
+            item = self._completer.get()
+            if item is None:
+                return
+            try:
+                if not failed:
+                    self.complete(*item)
+            except BaseException as exc:  # never leave a query uncompleted silently
+                failed = True
+                self.on_error(f"inference failed: {describe(exc)}")
 
     def destroy(self) -> None:
         if self._handle is not None:
             import mlperf_loadgen as lg
 
-            lg.DestroySUT(self._handle)
+            lg.DestroyFastSUT(self._handle)
             self._handle = None
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+        if self._completer_thread is not None:
+            self._completer.put(None)  # after the pool's last batch: completes what is queued
+            self._completer_thread.join()
+            self._completer_thread = None

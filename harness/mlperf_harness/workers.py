@@ -10,7 +10,17 @@ oldest waiting sample has waited ``timeout`` seconds, whichever comes first
 (``timeout`` 0: whatever is waiting, at once). While every worker is busy,
 samples pile up and the next batch is formed from all of them, so under load
 batches grow towards ``max_batch`` by themselves and the timeout only matters
-at low load. Offline submits its one big query and gets ``max_batch`` chunks.
+at low load.
+
+With a latency ``budget`` (the SUT gives half the Server bound), the wait
+adapts to the measured compute time of a full batch, ``full`` (the workers
+time every batch: an average per sample, times ``max_batch``): a free worker
+waits at most ``min(timeout, full, budget - full)`` after the oldest sample.
+Waiting longer than ``full`` never pays (at a load the pool can sustain, a
+full batch arrives within ``full``; below it, waiting only adds latency), and
+once the budget left is less than a batch's compute, it does not wait at all.
+Until a batch has been timed, ``timeout`` holds. Offline submits its one big
+query and gets ``max_batch`` chunks.
 
 With ``prepare`` (the SUT's batch gathering), one thread forms and gathers
 the next batch into a free buffer while the workers run the current one; a
@@ -41,6 +51,7 @@ class WorkerPool:
         on_error: Callable[[str], None] = abort,
         prepare: Optional[Callable[[Sequence, int], object]] = None,
         clock: Callable[[], float] = time.monotonic,
+        budget: float = 0.0,
     ) -> None:
         """``handler(samples)``; with ``prepare``, ``handler(samples, prepared)``
         where ``prepared = prepare(samples, buffer_slot)`` ran on the gathering thread."""
@@ -50,6 +61,8 @@ class WorkerPool:
         self.timeout = max(0.0, float(timeout))
         self.on_error = on_error
         self._clock = clock
+        self.budget = max(0.0, float(budget))
+        self.per_sample: Optional[float] = None  # measured compute seconds per sample (average)
         lock = threading.Lock()
         self._work = threading.Condition(lock)  # waiting samples changed
         self._pending: deque = deque()  # samples, oldest first
@@ -115,7 +128,7 @@ class WorkerPool:
                 if gated and self._ready:
                     self._work.wait()
                     continue
-                left = self._arrivals[0][0] + self.timeout - self._clock()
+                left = self._arrivals[0][0] + self.wait_limit() - self._clock()
                 if left <= 0:
                     break
                 self._work.wait(left)
@@ -124,6 +137,21 @@ class WorkerPool:
                 self._work.notify()  # more for another taker
             return batch
 
+    def wait_limit(self) -> float:
+        """How long after the oldest waiting sample a free worker may wait for more."""
+        if not self.budget or self.per_sample is None:
+            return self.timeout
+        full = self.per_sample * self.max_batch
+        return max(0.0, min(self.timeout, full, self.budget - full))
+
+    def _timed(self, size: int, started: float) -> None:
+        """Fold a batch's compute time into the per-sample average (a short memory: the
+        last few batches count most)."""
+        if self.budget:
+            each = max(0.0, self._clock() - started) / size
+            self.per_sample = each if self.per_sample is None else \
+                0.8 * self.per_sample + 0.2 * each
+
     # Threads ---------------------------------------------------------------
     def _loop(self) -> None:
         while True:
@@ -131,7 +159,9 @@ class WorkerPool:
             if batch is None:
                 return
             try:
+                started = self._clock()
                 self.handler(batch)
+                self._timed(len(batch), started)
             except BaseException as exc:  # never leave a query uncompleted silently
                 self.on_error(f"inference failed: {describe(exc)}")
                 return
@@ -165,7 +195,9 @@ class WorkerPool:
                 self._work.notify()  # the gatherer may form the next batch now
             try:
                 if not failed:  # after a failure, only drain (the gatherer must not block)
+                    started = self._clock()
                     self.handler(batch, prepared)
+                    self._timed(len(batch), started)
             except BaseException as exc:
                 failed = True
                 self.on_error(f"inference failed: {describe(exc)}")

@@ -117,3 +117,36 @@ def test_find_peak_needs_server_and_performance(standin, tmp_path):
         proc = run_harness(base + extra, cwd=tmp_path)
         assert proc.returncode == 2 and words in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_invalid_target_is_retried_before_the_search_goes_below_it():
+    """One spurious INVALID (a stall on a shared host) must not pull the peak down: the
+    retry passes; a target that fails twice counts as INVALID; max_steps counts retries."""
+    capacity, flaky = 1010.0, {1000.0}
+    calls = []
+
+    def valid(qps):
+        calls.append(qps)
+        if qps in flaky:
+            flaky.discard(qps)  # fails once only
+            return False
+        return qps <= capacity
+
+    result = find_peak.search(valid, 800.0, max_steps=12, tolerance=0.02, retries=1)
+    assert 0.98 * capacity <= result.peak <= capacity
+    assert len(calls) <= 12 and calls.count(1600.0) == 2  # a real INVALID is run twice
+    assert (1000.0, False) in result.steps and (1000.0, True) in result.steps
+    without = find_peak.search(lambda q: q <= capacity and q != 1000.0, 800.0, max_steps=12,
+                               tolerance=0.02)
+    assert without.peak < 1000.0  # without retries the one failure bounds the search
+
+
+def test_find_peak_keeps_the_retried_steps_logs(tmp_path):
+    run, seen = _fake_run(capacity=640.0)
+    server = tmp_path / "Server"
+    outcome = find_peak.find_peak(run, "resnet50", "", "", server, server / "performance" / "run_1",
+                                  max_steps=10, tolerance=0.05, retries=1)
+    steps = [name for _, name in seen[1:]]
+    assert steps == [f"step_{n}" for n in range(1, len(steps) + 1)]  # every run its own folder
+    assert len(steps) > len({q for q, _ in outcome.steps})  # some targets ran twice
+    assert 0.95 * 640 <= outcome.peak <= 640

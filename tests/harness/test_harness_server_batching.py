@@ -147,3 +147,94 @@ def test_default_timeout_is_a_fraction_of_the_latency_bound():
     assert server_batch_timeout_s(15_000_000) == pytest.approx(BATCH_TIMEOUT_FRACTION * 0.015)
     assert server_batch_timeout_s(15_000_000, 2.0) == pytest.approx(0.002)
     assert server_batch_timeout_s(15_000_000, 0.0) == 0.0
+
+
+class ClockedHandler(Recorder):
+    """A fake backend on a fake clock: each batch takes ``per_sample`` s a sample."""
+
+    def __init__(self, now, per_sample):
+        super().__init__()
+        self.now, self.per_sample = now, per_sample
+
+    def __call__(self, batch, prepared=None):
+        self.now[0] += self.per_sample * len(batch)
+        super().__call__(batch, prepared)
+
+
+def test_the_wait_adapts_to_the_measured_batch_compute_time():
+    """With a budget, a free worker waits at most min(timeout, full, budget - full),
+    ``full`` the measured compute of a full batch; until it is measured, the timeout."""
+    now = [0.0]
+    handler = ClockedHandler(now, per_sample=0.001)  # a full batch of 8: 8 ms
+    pool = WorkerPool(handler, max_batch=8, timeout=0.05, clock=lambda: now[0], budget=0.1)
+    assert pool.wait_limit() == 0.05  # nothing measured yet
+    pool.submit(list(range(8)))  # a full batch goes at once and is timed
+    handler.wait_for(8)
+    assert pool.per_sample == pytest.approx(0.001)
+    assert pool.wait_limit() == pytest.approx(0.008)  # waiting longer than a full batch never pays
+    pool.budget = 0.012
+    assert pool.wait_limit() == pytest.approx(0.004)  # the budget left after a full batch
+    pool.budget = 0.006
+    assert pool.wait_limit() == 0.0  # less budget than a batch's compute: never wait
+    pool.submit(["late"])  # so it goes at once, on a frozen clock
+    handler.wait_for(9)
+    assert handler.sizes == [8, 1]
+    pool.close()
+
+
+def test_without_a_budget_the_timeout_is_the_wait():
+    now = [0.0]
+    handler = ClockedHandler(now, per_sample=0.001)
+    pool = WorkerPool(handler, max_batch=8, timeout=0.05, clock=lambda: now[0])
+    pool.submit(list(range(8)))
+    handler.wait_for(8)
+    assert pool.per_sample is None and pool.wait_limit() == 0.05
+    pool.close()
+
+
+def test_the_server_sut_gives_the_pool_half_the_latency_bound():
+    class Dataset:
+        sample_shape = (2,)
+
+        def __len__(self):
+            return 4
+
+        def load(self, index):
+            return np.zeros(2, np.float32)
+
+    qsl = SampleLibrary(Dataset(), perf_count=4, loader_threads=1)
+    sut = SystemUnderTest("Server", BlockingBackend(), qsl, argmax_labels(0), complete=print,
+                          batch_timeout_s=0.001, latency_bound_s=0.015)
+    assert sut.pool.budget == pytest.approx(0.0075) and sut.pool.timeout == pytest.approx(0.001)
+    sut.destroy()
+
+
+@pytest.mark.parametrize("scenario, thread", [("Offline", "sut-complete"), ("Server", "sut-worker-0")])
+def test_offline_completes_on_its_own_thread_and_destroy_drains_it(scenario, thread):
+    """Offline: the worker only runs batches; responses go to LoadGen from a thread of their
+    own (Server: inline, no hop). destroy() returns only once every sample is completed."""
+    class Dataset:
+        sample_shape = (2,)
+
+        def __len__(self):
+            return 64
+
+        def load(self, index):
+            return np.full(2, index, np.float32)
+
+    seen, threads = [], set()
+
+    def collect(responses):
+        threads.add(threading.current_thread().name)
+        seen.extend(r.id for r in responses)
+
+    backend = BlockingBackend()
+    backend.release.set()
+    qsl = SampleLibrary(Dataset(), perf_count=64, loader_threads=1)
+    qsl.load_samples(list(range(64)))
+    sut = SystemUnderTest(scenario, backend, qsl, argmax_labels(0), max_batchsize=8,
+                          complete=collect)
+    sut.issue_queries([Sample(id=100 + n, index=n) for n in range(50)])
+    sut.destroy()
+    assert sorted(seen) == list(range(100, 150)) and sut.completed == 50
+    assert threads == {thread}
