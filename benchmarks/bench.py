@@ -52,12 +52,15 @@ MODELS = {
     "dlrm": ("dlrm-99", "dlrm_v2", ("pytorch",)),
     "rnnt": ("rnnt", "rnnt", ("pytorch",)),
     "retinanet": ("retinanet", "retinanet", ("onnxruntime", "pytorch")),
+    "3d-unet": ("3d-unet-99", "unet3d", ("onnxruntime", "pytorch")),
 }
 # MLPerf's Server latency bounds (mlperf.conf), ms
-LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0, "retinanet": 100.0}
+# (3d-unet has no Server scenario: no bound, no peak search)
+LATENCY_BOUND_MS = {"resnet50": 15.0, "bert": 130.0, "dlrm": 60.0, "rnnt": 1000.0, "retinanet": 100.0,
+                    "3d-unet": None}
 # each generator's size argument (--samples)
 SIZE_ARGUMENT = {"resnet50": "n_samples", "bert": "n_questions", "dlrm_v2": "n_samples",
-                 "rnnt": "n_utterances", "retinanet": "n_samples"}
+                 "rnnt": "n_utterances", "retinanet": "n_samples", "unet3d": "n_cases"}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
               "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",)}
@@ -144,6 +147,8 @@ class Case:
                 times.append(time.perf_counter() - start)
             return statistics.median(times) * 1e3
 
+        if self.latency_bound_ms is None:  # no Server scenario: the batch is the model's rule's
+            return self.batch
         self.batch_latency_ms = self._on_a_thread(lambda: {size: timed(size) for size in sizes})
         fitting = [size for size in sizes
                    if self.batch_latency_ms[size] <= share * self.latency_bound_ms]
@@ -230,7 +235,7 @@ class Case:
         settings.min_query_count = queries
         settings.max_query_count = 0 if min_duration_ms else queries
         settings.performance_sample_count_override = self.count
-        bound_ns = int(self.latency_bound_ms * 1e6)
+        bound_ns = int((self.latency_bound_ms or 0) * 1e6)  # 0: a model without a Server scenario
         if scenario == "Offline":
             settings.offline_expected_qps = target_qps or 1.0
         elif scenario == "Server":
@@ -243,7 +248,7 @@ class Case:
             scenario, self.backend, self.qsl, self.info.postprocess,
             max_batchsize=max_batch, prefetch=prefetch,
             batch_timeout_s=server_batch_timeout_s(bound_ns, batch_timeout_ms),
-            latency_bound_s=self.latency_bound_ms / 1e3,
+            latency_bound_s=(self.latency_bound_ms or 0.0) / 1e3,
             infer=self.infer, responses=self.info.responses)
         with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as out:
             log = lg.LogSettings()

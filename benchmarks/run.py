@@ -116,10 +116,14 @@ def measure(case: "bench.Case", args) -> dict:
     pf, n_ss = args.prefetch, args.singlestream_queries
     if not args.fixed_batch:
         case.pick_batch()
-    # Enough samples for about a second of raw Offline: LoadGen's fixed cost per test
-    # (a few ms) must not count on a fast stand-in.
-    n_off = max(args.offline_samples, int(case.raw_offline(args.offline_samples)))
-    n_off -= n_off % case.batch
+    # At least a second of raw Offline (LoadGen's fixed cost per test, a few ms, must not count on a
+    # fast stand-in), at least --offline-samples where they take under 10 s, and whole batches (never
+    # none: LoadGen does not survive an empty test). A slow model (3d-unet: ~0.1 s a case) is probed
+    # with a few batches first; its SingleStream queries are capped at ~10 s too.
+    rate = case.raw_offline(max(case.batch, 4) * 2)
+    n_off = max(int(rate), min(args.offline_samples, int(rate * 10)))
+    n_off = max(case.batch, n_off - n_off % case.batch)
+    n_ss = max(16, min(n_ss, int(10 / max(case.bare_call_p90_ms(4) / 1e3, 1e-6))))
     offline, single, bare = [], [], []
     for n in range(args.rounds):  # alternate which goes first: drift cancels out
         offline.append(pair(lambda: case.raw_offline(n_off),
@@ -128,7 +132,8 @@ def measure(case: "bench.Case", args) -> dict:
                            lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
         bare.append(case.bare_call_p90_ms(n_ss))
     server = {"default": [], "timeout_0": []}
-    for _ in range(args.server_rounds):
+    # a model without a Server scenario (3d-unet) gets no peak search
+    for _ in range(args.server_rounds if case.latency_bound_ms is not None else 0):
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
             found, readings = case.server_peak(n_off, prefetch=pf, batch_timeout_ms=timeout,
                                                duration_ms=args.server_step_ms)
