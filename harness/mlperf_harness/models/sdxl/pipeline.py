@@ -53,6 +53,9 @@ class SDXLPipeline:
         self.torch = torch
         self.device = torch.device("cpu" if device == "cpu" else "cuda")
         self.dtype = getattr(torch, DTYPES[precision])
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.disable_progress_bar()  # the loading bars of from_pretrained
         folder, subfolder = scheduler_folder(path)
         try:
             scheduler = EulerDiscreteScheduler.from_pretrained(str(folder), subfolder=subfolder,
@@ -62,7 +65,7 @@ class SDXLPipeline:
                 local_files_only=True, low_cpu_mem_usage=False)
         except (OSError, ValueError, TypeError) as exc:
             raise HarnessError(f"cannot load the SDXL pipeline from {path}: {str(exc).splitlines()[0]}") from None
-        pipe.set_progress_bar_config(disable=True)
+        pipe.set_progress_bar_config(disable=True)  # the denoising loop's bar
         self.pipe = pipe.to(self.device)
         settings = {}
         if (Path(path) / STANDIN_SETTINGS).is_file():
