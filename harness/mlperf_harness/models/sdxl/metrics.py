@@ -72,7 +72,7 @@ class FidFeatures:
         rows: List[np.ndarray] = []
         with torch.no_grad():
             for image in images:
-                x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255)
+                x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255)
                 out = self.model(x.to(self.device))
                 out = out[0] if isinstance(out, (list, tuple)) else out
                 if out.dim() == 4 and (out.shape[2] != 1 or out.shape[3] != 1):
