@@ -15,7 +15,7 @@ from __future__ import annotations
 from mlperf_harness.models.common import ModelCode
 
 CODE = ModelCode(
-    response_dtype="uint8", input_data_types="int32",
+    response_dtype="uint8", input_data_types="int64",
     dataset_class="mlperf_harness.models.sdxl.dataset:CocoCaptions",
     accuracy="mlperf_harness.models.sdxl.accuracy",
     runner="mlperf_harness.models.sdxl.run:run_test",

@@ -1,8 +1,9 @@
 """The SDXL pipeline as the reference's backend_pytorch.py runs it: diffusers'
 ``StableDiffusionXLPipeline`` loaded once from the checkpoint folder (no download, no watermarker)
 with ``EulerDiscreteScheduler``, guidance 8.0, 20 steps, the reference's negative prompt, the
-fixed latent repeated over the batch, prompt embeddings from both text encoders (penultimate
-hidden states concatenated; pooled output of the second), images as uint8 HWC (x255, rounded).
+fixed latent repeated over the batch, prompt embeddings from both text encoders (penultimate hidden
+states concatenated; pooled output of the second), images as uint8 HWC (x255, rounded). The weights
+are loaded once (accelerate's low_cpu_mem_usage: built on the meta device, no second copy).
 
 A stand-in checkpoint may carry ``standin_settings.json`` (steps, guidance_scale) so that it runs in
 seconds; a real checkpoint has none and runs the reference's values."""
@@ -62,7 +63,7 @@ class SDXLPipeline:
                                                                local_files_only=True)
             pipe = StableDiffusionXLPipeline.from_pretrained(
                 str(pipeline_folder(path)), scheduler=scheduler, add_watermarker=False, torch_dtype=self.dtype,
-                local_files_only=True, low_cpu_mem_usage=False)
+                local_files_only=True, low_cpu_mem_usage=True)
         except (OSError, ValueError, TypeError) as exc:
             raise HarnessError(f"cannot load the SDXL pipeline from {path}: {str(exc).splitlines()[0]}") from None
         pipe.set_progress_bar_config(disable=True)  # the denoising loop's bar
