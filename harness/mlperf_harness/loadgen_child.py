@@ -72,6 +72,8 @@ def run_test(spec: TestSpec) -> None:
         from mlperf_harness.llm.run import run_test as run_llm_test
 
         return run_llm_test(spec, model, _guarded)
+    if model.code.runner:  # a checkpoint folder through the model's own pipeline (sdxl)
+        return model.code.load("runner")(spec, model, _guarded)
     settings = loadgen_settings.build_test_settings(
         model.loadgen_key, spec.scenario, spec.mode, spec.user_conf)
     log_settings = loadgen_settings.build_log_settings(spec.test_dir)

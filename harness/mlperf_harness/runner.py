@@ -51,8 +51,8 @@ def run_plan(plan: RunPlan) -> int:
     results.check_name("--system", plan.system)
     if model.code.check_model:
         model.code.load("check_model")(plan.model_path)  # a model's refusal of a real artifact it cannot load
-    if not (os.path.isdir if model.code.llm else os.path.isfile)(plan.model_path):
-        what = "checkpoint folder" if model.code.llm else "model file"
+    if not (os.path.isdir if model.code.folder_model else os.path.isfile)(plan.model_path):
+        what = "checkpoint folder" if model.code.folder_model else "model file"
         raise HarnessError(f"{what} {plan.model_path} not found")
     if model.dataset is None:
         raise HarnessError(f"model {plan.model} is not supported by this harness yet")

@@ -63,13 +63,15 @@ class FileBind:
 
 def model_file(path: Path | None, folder: str, checkpoint_dir: bool = False) -> FileBind | None:
     """--model FILE: resolved (symlinks), a regular file, bound as <folder>/<name the user gave>.
-    ``checkpoint_dir`` (generative models): --model DIR, a Hugging Face checkpoint folder (config.json)."""
+    ``checkpoint_dir`` (generative models): --model DIR, a Hugging Face checkpoint folder (config.json; a
+    diffusers pipeline: model_index.json, or the reference's sdxl layout checkpoint_pipe/model_index.json)."""
     if path is None:
         return None
     resolved = existing_path("--model", path)
     if checkpoint_dir:
-        if not (resolved / "config.json").is_file():
-            raise UsageError(f"--model {path}: not a checkpoint folder (no config.json)")
+        markers = ("config.json", "model_index.json", "checkpoint_pipe/model_index.json")
+        if not any((resolved / marker).is_file() for marker in markers):
+            raise UsageError(f"--model {path}: not a checkpoint folder (no config.json or model_index.json)")
     elif not resolved.is_file():
         raise UsageError(f"--model {path}: not a file")
     return FileBind(resolved, f"{folder}/{path.name}")

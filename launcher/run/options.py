@@ -53,6 +53,11 @@ def _file(value: Path) -> str | None:
     return None if value.is_file() else "no such file"
 
 
+def _model(value: Path) -> str | None:
+    """--model: a file, or a checkpoint folder (generative models and sdxl; the plan checks which one)."""
+    return None if value.is_file() or value.is_dir() else "no such file or folder"
+
+
 def _imagenet(value: Path) -> str | None:
     return None if (value / "val_map.txt").is_file() else "expected an ImageNet validation folder with val_map.txt"
 
@@ -89,7 +94,7 @@ LAUNCH_OPTIONS: tuple[LaunchOption, ...] = (
     LaunchOption("hw_name", str, "system name prefix (default: hostname)", check=_hw_name, shown=True, identity=True),
     LaunchOption("output_dir", str, "a new folder per run is made inside", default=Path("mlperf-results"),
                  check=_output_dir, shown=True, convert=Path),
-    LaunchOption("custom_model", Path, "a custom model file (mounted read-only)", flags=("--model",), check=_file, identity=True),
+    LaunchOption("custom_model", Path, "a custom model file (mounted read-only)", flags=("--model",), check=_model, identity=True),
     LaunchOption("imagenet_path", Path, "your ImageNet validation folder (mounted read-only)", check=_imagenet, identity=True),
     LaunchOption("dataset_path", Path, "your copy of the model's dataset (mounted read-only)", check=_folder, identity=True),
     LaunchOption("rerun", bool, "run even if this configuration has complete results", default=False),

@@ -147,7 +147,7 @@ def _generative(model: str) -> bool:
     """A generative model (its harness code runs a Hugging Face checkpoint folder)."""
     from mlperf_harness.models import get_model
 
-    return bool(get_model(model).code.llm)
+    return get_model(model).code.folder_model
 
 
 def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev"),

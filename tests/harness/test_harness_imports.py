@@ -36,6 +36,10 @@ MODEL_PACKAGES = {
     "models/dlrm_v2/accuracy.py": {"sklearn"},
     "llm/rouge.py": {"rouge_score", "nltk"},
     "models/llama2_70b/dataset.py": {"pandas"},
+    # sdxl: the pipeline's tokenizers, the diffusers pipeline, the CLIP/FID encoders (imported when a test starts)
+    "models/sdxl/dataset.py": {"torch", "transformers"},
+    "models/sdxl/pipeline.py": {"torch", "diffusers"},
+    "models/sdxl/metrics.py": {"torch", "transformers", "scipy"},
 }
 
 # Everything but the framework backends (whose frameworks pull in their own

@@ -47,7 +47,7 @@ def test_cli_full():
 
 
 @pytest.mark.parametrize("extra", [["--scenario", "bogus"], ["--count", "0"], ["--mode", "x"],
-                                   ["--target-qps", "-1"], ["--model", "sdxl"]])
+                                   ["--target-qps", "-1"], ["--model", "sdxl-turbo"]])
 def test_cli_bad_arguments_exit_2(extra, capsys):
     with pytest.raises(SystemExit) as exc:
         parse_plan(BASE + extra)

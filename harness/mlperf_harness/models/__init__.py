@@ -51,7 +51,7 @@ def _spec_models(path: str) -> Dict[str, dict]:
 
 
 # LoadGen keys that are not valid Python package names -> their model folder.
-_PACKAGES = {"3d-unet": "unet3d"}
+_PACKAGES = {"3d-unet": "unet3d", "stable-diffusion-xl": "sdxl"}
 
 
 def family_module(family: str) -> str:

@@ -53,6 +53,14 @@ class ModelCode:
     # "module:NAME" of a generative model's LLMRules (mlperf_harness.llm): the harness runs it
     # through llm/run.py (token-streaming SUT, Hugging Face checkpoint folder) instead of a backend.
     llm: Optional[str] = None
+    # "module:function" (spec, model, guarded) -> None: one LoadGen test of a model that runs a checkpoint
+    # folder through its own pipeline instead of a backend (sdxl's diffusers pipeline).
+    runner: Optional[str] = None
+
+    @property
+    def folder_model(self) -> bool:
+        """The model is a checkpoint folder (``--model DIR``), not one file."""
+        return bool(self.llm or self.runner)
 
     def load(self, what: str):
         """Import the module (and attribute) named by field ``what``."""
