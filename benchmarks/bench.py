@@ -47,7 +47,7 @@ from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
 # benchmark name -> (harness model, stand-in generator module, backends with a stand-in)
 MODELS = {
     "resnet50": ("resnet50", "resnet50", ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse",
-                              "tvm-onnx", "tvm-tflite")),
+                              "tvm-onnx", "tvm-tflite", "tvm-pytorch")),
     "bert": ("bert-99", "bert", ("onnxruntime", "pytorch", "deepsparse")),
     "dlrm": ("dlrm-99", "dlrm_v2", ("pytorch",)),
     "rnnt": ("rnnt", "rnnt", ("pytorch",)),
@@ -63,15 +63,19 @@ SIZE_ARGUMENT = {"resnet50": "n_samples", "bert": "n_questions", "dlrm_v2": "n_s
                  "rnnt": "n_utterances", "retinanet": "n_samples", "unet3d": "n_cases"}
 FRAMEWORKS = {"onnxruntime": ("onnxruntime",), "pytorch": ("torch",), "tf": ("tensorflow",),
               "tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "ncnn": ("ncnn",),
-              "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",)}
+              "deepsparse": ("deepsparse",), "tvm-onnx": ("tvm",), "tvm-tflite": ("tvm",), "tvm-pytorch": ("tvm",)}
 # The stand-in file each backend runs, by the generator backend that writes it: deepsparse runs the
 # onnxruntime stand-in's ONNX model; ncnn a build-time conversion of it (backends/ncnn_convert.py, as the
 # image's convert stage runs it); TVM compiles onnxruntime's or tflite's file (the same weights).
-STANDIN_FORMAT = {"deepsparse": "onnxruntime", "ncnn": "onnxruntime", "tvm-onnx": "onnxruntime", "tvm-tflite": "tflite"}
+STANDIN_FORMAT = {"deepsparse": "onnxruntime", "ncnn": "onnxruntime", "tvm-onnx": "onnxruntime", "tvm-tflite": "tflite",
+                  "tvm-pytorch": "pytorch"}
+# A backend whose images take another generator's stand-in: tvm-pytorch imports the pytorch state_dict stand-in
+# (the reference ResNet-50 class at a tiny size) through torch.export, as its images do.
+GENERATOR_MODULE = {"tvm-pytorch": "standin_pytorch"}
 # A batch's latency may be at most this share of the model's latency bound (Case.pick_batch).
 BATCH_LATENCY_SHARE = 0.25
 # Where the generators live (first found wins).
-GENERATOR_PACKAGES = ("mlperf_harness.models.{}.standin",)
+GENERATOR_PACKAGES = ("mlperf_harness.models.{}.{}",)
 
 
 def available(backend: str) -> bool:
@@ -81,10 +85,10 @@ def available(backend: str) -> bool:
     return False
 
 
-def generator(name: str):
+def generator(name: str, module: str = "standin"):
     for pattern in GENERATOR_PACKAGES:
         try:
-            return importlib.import_module(pattern.format(name))
+            return importlib.import_module(pattern.format(name, module))
         except ImportError:
             continue
     raise RuntimeError(f"no stand-in generator for {name}")
@@ -96,7 +100,7 @@ class Case:
     def __init__(self, model: str, backend: str, work: Path, batch: int,
                  threads: Optional[int] = None, samples: int = 64) -> None:
         harness_model, gen_name, _ = MODELS[model]
-        gen = generator(gen_name)
+        gen = generator(gen_name, GENERATOR_MODULE.get(backend, "standin"))
         out = work / f"{model}-{backend}"
         info = gen.generate(out, backend=STANDIN_FORMAT.get(backend, backend), **{SIZE_ARGUMENT[gen_name]: samples})
         if backend == "ncnn":

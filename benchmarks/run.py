@@ -2,7 +2,7 @@
 """The harness's performance figures, for every backend x model stand-in on this host.
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
-        [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite] [--batch-size 32] [--threads N]
+        [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite,tvm-pytorch] [--batch-size 32] [--threads N]
         [--rounds 5] [--server-rounds 1] [--server-step-ms 2000] [--fixed-batch] [--prefetch]
         [--workdir DIR]
 
@@ -26,7 +26,9 @@ largest power of two whose measured batch latency is at most a quarter of the
 latency bound (bench.Case.pick_batch; --fixed-batch: --batch-size as given),
 the same for Offline and Server.
 - Offline x onnxruntime: the harness's Offline throughput over onnxruntime's
-  on the same model (the tvm backends compile onnxruntime's / tflite's file).
+  on the same model (tvm-onnx and tvm-tflite compile onnxruntime's / tflite's file;
+  tvm-pytorch imports the pytorch state_dict stand-in, the reference ResNet-50
+  class at a tiny size, so its column compares other weights).
 
 Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
@@ -60,7 +62,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, help="write every reading to this file")
     p.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated")
-    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite",
+    p.add_argument("--backends", default="onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite,tvm-pytorch",
                    help="comma-separated")
     p.add_argument("--batch-size", type=int, default=32, help="max batch (Offline and Server)")
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
