@@ -72,6 +72,9 @@ STANDIN_FORMAT = {"deepsparse": "onnxruntime", "ncnn": "onnxruntime", "tvm-onnx"
 # A backend whose images take another generator's stand-in: tvm-pytorch imports the pytorch state_dict stand-in
 # (the reference ResNet-50 class at a tiny size) through torch.export, as its images do.
 GENERATOR_MODULE = {"tvm-pytorch": "standin_pytorch"}
+# The framework a backend's Offline throughput is set against on its own stand-in file, where that is not
+# onnxruntime's (tvm-pytorch: pytorch running the same state_dict).
+PEER = {"tvm-pytorch": "pytorch"}
 # A batch's latency may be at most this share of the model's latency bound (Case.pick_batch).
 BATCH_LATENCY_SHARE = 0.25
 # Where the generators live (first found wins).
@@ -117,6 +120,11 @@ class Case:
         self._infer = self.infer or (lambda backend, batch: backend.run(batch))
         self.backend = backends.create_backend(
             backend, info["model_path"], device="cpu", threads=threads,
+            input_names=self.info.input_names, outputs=self.info.outputs,
+            output_names=self.info.output_names)
+        self.peer_name = PEER.get(backend)
+        self.peer = None if self.peer_name is None else backends.create_backend(
+            self.peer_name, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
             output_names=self.info.output_names)
         # A model with a fixed batch (the tvm-tflite stand-in: 1) caps the batches, as in the harness.
@@ -204,10 +212,14 @@ class Case:
             issue, lambda: None))
         return float(summary["90.00 percentile latency (ns)"]) / 1e6
 
-    def _raw_offline(self, n_samples: int) -> float:
+    def peer_offline(self, n_samples: int) -> float:
+        """The raw Offline samples/s of the PEER framework on the same file and batches."""
+        return self._on_a_thread(lambda: self._raw_offline(n_samples, self.peer))
+
+    def _raw_offline(self, n_samples: int, backend=None) -> float:
         """samples/s: gather + run + postprocess per batch, back to back."""
         order = self._rng.integers(0, self.count, n_samples).tolist()
-        post, infer, backend, gather = self._post, self._infer, self.backend, self.qsl.gather
+        post, infer, backend, gather = self._post, self._infer, backend or self.backend, self.qsl.gather
         start = time.perf_counter()
         for first in range(0, n_samples, self.batch):
             indices = order[first:first + self.batch]

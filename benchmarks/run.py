@@ -28,7 +28,7 @@ the same for Offline and Server.
 - Offline x onnxruntime: the harness's Offline throughput over onnxruntime's
   on the same model (tvm-onnx and tvm-tflite compile onnxruntime's / tflite's file;
   tvm-pytorch imports the pytorch state_dict stand-in, the reference ResNet-50
-  class at a tiny size, so its column compares other weights).
+  class at a tiny size: its column is over pytorch running that same file, raw).
 
 Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
@@ -126,10 +126,12 @@ def measure(case: "bench.Case", args) -> dict:
     n_off = max(int(rate), min(args.offline_samples, int(rate * 10)))
     n_off = max(case.batch, n_off - n_off % case.batch)
     n_ss = max(16, min(n_ss, int(10 / max(case.bare_call_p90_ms(4) / 1e3, 1e-6))))
-    offline, single, bare = [], [], []
+    offline, single, bare, peer = [], [], [], []
     for n in range(args.rounds):  # alternate which goes first: drift cancels out
         offline.append(pair(lambda: case.raw_offline(n_off),
                             lambda: case.harness_offline(n_off, prefetch=pf), n % 2 == 0))
+        if case.peer is not None:
+            peer.append(case.peer_offline(n_off))
         single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
                            lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
         bare.append(case.bare_call_p90_ms(n_ss))
@@ -143,6 +145,7 @@ def measure(case: "bench.Case", args) -> dict:
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
         "batch_size": case.batch, "requested_batch": case.requested_batch,
+        "peer": case.peer_name, "peer_raw_offline_samples_per_s": peer,
         "batch_latency_ms": {k: round(v, 3) for k, v in case.batch_latency_ms.items()},
         "latency_bound_ms": case.latency_bound_ms, "cpus": os.cpu_count(), "prefetch": pf,
         "offline_samples": n_off,
@@ -187,8 +190,10 @@ def versus_onnxruntime(rows) -> None:
     base = {r["model"]: [h for _, h in r["offline_pairs_samples_per_s"]] for r in rows
             if r["backend"] == "onnxruntime"}
     for r in rows:
-        if r["model"] in base:
-            mine = [h for _, h in r["offline_pairs_samples_per_s"]]
+        mine = [h for _, h in r["offline_pairs_samples_per_s"]]
+        if r.get("peer"):  # its own stand-in file: set against the peer framework running that file
+            r["offline_over_onnxruntime"] = summary([m / o for m, o in zip(mine, r["peer_raw_offline_samples_per_s"])])
+        elif r["model"] in base:
             r["offline_over_onnxruntime"] = summary([m / o for m, o in zip(mine, base[r["model"]])])
 
 
