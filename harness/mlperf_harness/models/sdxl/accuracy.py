@@ -10,7 +10,6 @@ reference hard-codes 1024x1024x3; the image side here is read from each response
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -37,18 +36,11 @@ class ImageScores:
 
 
 def read_images(path) -> List[Tuple[int, np.ndarray]]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            entries = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot read {path}: {exc}") from None
-    seen, out = set(), []
-    for entry in entries:
-        index = int(entry["qsl_idx"])
-        if index in seen:
-            continue
-        seen.add(index)
-        data = np.frombuffer(bytes.fromhex(entry["data"]), np.uint8)
+    """(qsl_idx, HxWx3 uint8 image) per sample, first response of each index (the LLMs' log reader)."""
+    from mlperf_harness.llm.rouge import read_log
+
+    out = []
+    for index, data in read_log(path, "uint8"):
         side = math.isqrt(data.size // 3)
         if side * side * 3 != data.size or side == 0:
             raise HarnessError(f"{path}: qsl_idx {index}: {data.size} bytes is not a square RGB image")
