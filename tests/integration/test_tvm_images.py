@@ -1,10 +1,10 @@
 """The TVM images, built from the local base: the model compiled at build time in its own stage for the
 target images.yaml names (labelled), then run from `mlperf-docker run`. tvm-onnx compiles the
-onnxruntime stand-in (same weights, so the same known top-1) and runs every scenario; tvm-pytorch
-(pytorch's CPU environment layer, shared, plus TVM's) compiles the pytorch stand-in and runs Offline
-and SingleStream; `--tvm-target` builds an image apart whose run a CPU lacking the target is refused.
-Counts are small to keep CI short; tvm-tflite runs on the host (tests/harness/test_harness_tvm.py,
-whose compile step is the one the images run).
+onnxruntime stand-in (same weights, so the same known top-1), tvm-pytorch (pytorch's CPU environment
+layer, shared, plus TVM's) the pytorch stand-in and tvm-tflite the tflite stand-in, each run in every
+scenario (accuracy mode; the performance runs are the harness's, covered on the host by
+tests/harness/test_harness_tvm.py); `--tvm-target` builds an image apart whose run a CPU lacking the
+target is refused. Counts are small to keep CI short.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_tvm_pytorch_compiled_at_build_on_pytorchs_layer(docker_client, cli_env,
     """tvm-pytorch's image: pytorch's CPU environment layer (extends: pytorch) plus TVM in a layer of its
     own; the pytorch stand-in's state_dict compiled through torch.export at build time, then Offline
     and SingleStream with that stand-in's known top-1."""
-    scenarios = ("Offline", "SingleStream")
+    scenarios = SCENARIOS
     proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-pytorch,_cpu,_resnet50", scenarios, "accuracy")
     image = docker_client.images.get(f"{REPOSITORY}/tvm-pytorch-cpu:resnet50-fp32-standin")
     assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
@@ -76,8 +76,21 @@ def test_tvm_pytorch_compiled_at_build_on_pytorchs_layer(docker_client, cli_env,
     for scenario in scenarios:
         assert known in _accuracy(run_dir, scenario), scenario
     described = re.findall(r"^backend for .*$", proc.stdout, re.M)
-    assert len(described) == 2 and all("(tvm-pytorch frontend)" in d and "compiled at image build" in d
+    assert len(described) == 4 and all("(tvm-pytorch frontend)" in d and "compiled at image build" in d
                                        for d in described), described
+
+
+def test_tvm_tflite_compiled_at_build_runs_every_scenario(docker_client, cli_env, cache_dir, tmp_path):
+    """tvm-tflite's image: the tflite stand-in compiled by TVM's TFLite frontend at build time (its fixed
+    batch of one caps the batches), every scenario with that stand-in's known top-1."""
+    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-tflite,_cpu,_resnet50", SCENARIOS, "accuracy")
+    image = docker_client.images.get(f"{REPOSITORY}/tvm-tflite-cpu:resnet50-fp32-standin")
+    assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
+    known = _known(cache_dir, "resnet50_tflite", COUNT)
+    for scenario in SCENARIOS:
+        assert known in _accuracy(run_dir, scenario), scenario
+    described = re.findall(r"^backend for .*$", proc.stdout, re.M)
+    assert len(described) == 4 and all("compiled at image build" in d for d in described), described
 
 
 def test_tvm_target_flag_builds_apart_and_a_cpu_lacking_it_is_refused(docker_client, cli_env, tmp_path):
