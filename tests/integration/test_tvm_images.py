@@ -64,33 +64,34 @@ def test_tvm_onnx_compiled_at_build_runs_every_scenario(base, docker_client, cli
 
 
 
-def test_tvm_pytorch_compiled_at_build_on_pytorchs_layer(docker_client, cli_env, cache_dir, tmp_path):
-    """tvm-pytorch's image: pytorch's CPU environment layer (extends: pytorch) plus TVM in a layer of its
-    own; the pytorch stand-in's state_dict compiled through torch.export at build time, then Offline
-    and SingleStream with that stand-in's known top-1."""
-    scenarios = SCENARIOS
-    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-pytorch,_cpu,_resnet50", scenarios, "accuracy")
-    image = docker_client.images.get(f"{REPOSITORY}/tvm-pytorch-cpu:resnet50-fp32-standin")
+def _compiled_image_runs_every_scenario(docker_client, cli_env, cache_dir, tmp_path, framework: str,
+                                        standin: str, frontend: str = "") -> None:
+    """`framework`'s resnet50 image (compiled at build for the default target) in every scenario, with
+    its stand-in's known top-1, each test running the executable the image compiled."""
+    proc, run_dir = _build_and_run(cli_env, tmp_path, f"_{framework},_cpu,_resnet50", SCENARIOS, "accuracy")
+    image = docker_client.images.get(f"{REPOSITORY}/{framework}-cpu:resnet50-fp32-standin")
     assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
-    known = _known(cache_dir, "resnet50_pytorch", COUNT)
-    for scenario in scenarios:
+    known = _known(cache_dir, standin, COUNT)
+    for scenario in SCENARIOS:
         assert known in _accuracy(run_dir, scenario), scenario
     described = re.findall(r"^backend for .*$", proc.stdout, re.M)
-    assert len(described) == 4 and all("(tvm-pytorch frontend)" in d and "compiled at image build" in d
+    assert len(described) == 4 and all(frontend in d and "compiled at image build" in d
                                        for d in described), described
+
+
+def test_tvm_pytorch_compiled_at_build_on_pytorchs_layer(docker_client, cli_env, cache_dir, tmp_path):
+    """tvm-pytorch's image: pytorch's CPU environment layer (extends: pytorch) plus TVM in a layer of its
+    own; the pytorch stand-in's state_dict compiled through torch.export at build time, then every
+    scenario with that stand-in's known top-1."""
+    _compiled_image_runs_every_scenario(docker_client, cli_env, cache_dir, tmp_path, "tvm-pytorch",
+                                        "resnet50_pytorch", "(tvm-pytorch frontend)")
 
 
 def test_tvm_tflite_compiled_at_build_runs_every_scenario(docker_client, cli_env, cache_dir, tmp_path):
     """tvm-tflite's image: the tflite stand-in compiled by TVM's TFLite frontend at build time (its fixed
     batch of one caps the batches), every scenario with that stand-in's known top-1."""
-    proc, run_dir = _build_and_run(cli_env, tmp_path, "_tvm-tflite,_cpu,_resnet50", SCENARIOS, "accuracy")
-    image = docker_client.images.get(f"{REPOSITORY}/tvm-tflite-cpu:resnet50-fp32-standin")
-    assert image.labels["io.mlperf-docker.tvm-target"] == "llvm"
-    known = _known(cache_dir, "resnet50_tflite", COUNT)
-    for scenario in SCENARIOS:
-        assert known in _accuracy(run_dir, scenario), scenario
-    described = re.findall(r"^backend for .*$", proc.stdout, re.M)
-    assert len(described) == 4 and all("compiled at image build" in d for d in described), described
+    _compiled_image_runs_every_scenario(docker_client, cli_env, cache_dir, tmp_path, "tvm-tflite",
+                                        "resnet50_tflite")
 
 
 def test_tvm_target_flag_builds_apart_and_a_cpu_lacking_it_is_refused(docker_client, cli_env, tmp_path):

@@ -22,6 +22,17 @@ from mlperf_harness.errors import HarnessError
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 
+def check_entries(path, entries, dataset_size: int, expect_total=None) -> None:
+    """The accuracy log's (qsl_idx, data) entries cover the expected samples, all inside the dataset."""
+    if expect_total is not None and len(entries) != expect_total:
+        raise HarnessError(f"{path}: covers {len(entries)} samples, expected {expect_total}")
+    if not entries:
+        raise HarnessError(f"{path}: no responses")
+    for index, _ in entries:
+        if not 0 <= index < dataset_size:
+            raise HarnessError(f"{path}: qsl_idx {index} is outside the dataset ({dataset_size})")
+
+
 def read_log(path, dtype: str) -> List[Tuple[int, np.ndarray]]:
     """mlperf_log_accuracy.json -> (qsl_idx, token ids) per sample, first response of each index kept
     (the reference de-duplicates the same way), in log order."""

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
-from mlperf_harness.errors import HarnessError
 from mlperf_harness.llm import rouge
 
 
@@ -31,13 +30,7 @@ def score_log(log_path, dataset, dtype: str, expect_total: Optional[int] = None,
               tokens_per_sample: bool = True) -> RougeResult:
     """Score ``log_path`` (responses of ``dtype``) against ``dataset.targets``."""
     entries = rouge.read_log(log_path, dtype)
-    if expect_total is not None and len(entries) != expect_total:
-        raise HarnessError(f"{log_path}: covers {len(entries)} samples, expected {expect_total}")
-    if not entries:
-        raise HarnessError(f"{log_path}: no responses")
-    for index, _ in entries:
-        if not 0 <= index < len(dataset.targets):
-            raise HarnessError(f"{log_path}: qsl_idx {index} is outside the dataset ({len(dataset.targets)})")
+    rouge.check_entries(log_path, entries, len(dataset.targets), expect_total)
     tokenizer = dataset.tokenizer()
     decoded = tokenizer.batch_decode([ids for _, ids in entries], skip_special_tokens=True)
     predictions = rouge.postprocess(decoded)

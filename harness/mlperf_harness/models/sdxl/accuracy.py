@@ -51,14 +51,10 @@ def read_images(path) -> List[Tuple[int, np.ndarray]]:
 def score(log_path, dataset, expect_total: Optional[int] = None, device: str = "cpu") -> ImageScores:
     from mlperf_harness.models.sdxl import metrics
 
+    from mlperf_harness.llm.rouge import check_entries
+
     entries = read_images(log_path)
-    if expect_total is not None and len(entries) != expect_total:
-        raise HarnessError(f"{log_path}: covers {len(entries)} samples, expected {expect_total}")
-    if not entries:
-        raise HarnessError(f"{log_path}: no responses")
-    for index, _ in entries:
-        if not 0 <= index < len(dataset.captions):
-            raise HarnessError(f"{log_path}: qsl_idx {index} is outside the dataset ({len(dataset.captions)})")
+    check_entries(log_path, entries, len(dataset.captions), expect_total)
     folder = metrics.accuracy_models(dataset.model_path or ".")
     clip = metrics.ClipScore(folder / metrics.CLIP_FOLDER, device)
     clip_scores = [clip.score(dataset.captions[index], image) for index, image in entries]
