@@ -59,6 +59,14 @@ def unreachable(url: str, ca_bundle: Path | None = None, timeout: float = 10.0) 
         return _reason(exc)
 
 
+class HTTPStatusError(FetchError):
+    """A server's final answer was an HTTP error that retrying does not change (404, 401, 403)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
 class _Incomplete(Exception):
     """The connection ended before Content-Length bytes arrived."""
 
@@ -78,7 +86,10 @@ class Downloader:
 
     def download(self, url: str, partial: Path, name: str, expected_size: int | None = None,
                  on_total: Callable[[int | None, int], None] = lambda total, done: None,
-                 on_bytes: Callable[[int], None] = lambda n: None, log: Callable[[str], None] = say) -> None:
+                 on_bytes: Callable[[int], None] = lambda n: None, log: Callable[[str], None] = say,
+                 private_headers: dict[str, str] | None = None) -> None:
+        """``private_headers`` (a token) go to ``url``'s host only: urllib copies ordinary headers onto a
+        redirect's request (to a CDN), never unredirected ones."""
         failures = 0
         while True:
             have = partial.stat().st_size if partial.exists() else 0
@@ -88,6 +99,8 @@ class Downloader:
             request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
             if have:
                 request.add_header("Range", f"bytes={have}-")
+            for key, value in (private_headers or {}).items():
+                request.add_unredirected_header(key, value)
             try:
                 self._once(request, partial, have, on_total, on_bytes, log, name)
                 return
@@ -102,7 +115,7 @@ class Downloader:
                 elif exc.code in _RETRY_STATUS:
                     reason = f"HTTP {exc.code} {exc.reason}"
                 else:
-                    raise FetchError(f"{name}: {url} answered HTTP {exc.code} {exc.reason}") from None
+                    raise HTTPStatusError(f"{name}: {url} answered HTTP {exc.code} {exc.reason}", exc.code) from None
             except (urllib.error.URLError, OSError, http.client.HTTPException, _Incomplete) as exc:
                 if self.cancel.is_set():
                     raise FetchError(f"{name}: cancelled") from None

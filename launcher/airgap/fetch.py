@@ -23,13 +23,14 @@ from typing import Callable
 from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
 
+from launcher.airgap import hub
 from launcher.airgap.download import Downloader, digests
 from launcher.airgap.lockfile import LockFile
 from launcher.build import wheelhouse
 from launcher.build.artifacts import artifact_path
 from launcher.errors import BuildError, FetchError, MlperfDockerError, UsageError
 from launcher.session import Session
-from launcher.spec.model import Artifact, Spec
+from launcher.spec.model import Artifact, HfRepo, Spec
 from launcher.spec.variation import Variation, require_supported
 
 
@@ -42,13 +43,15 @@ def supported_variations(spec: Spec) -> list[Variation]:
 
 @dataclass
 class Plan:
-    """The artifacts (by URL) and wheelhouses ((framework, device, python)) the variations need."""
+    """The artifacts (by URL), Hugging Face checkpoints (by repo@revision) and wheelhouses
+    ((framework, device, python)) the variations need."""
 
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     wheelhouses: list[tuple[str, str, str]] = field(default_factory=list)
+    checkpoints: dict[str, HfRepo] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.artifacts) + len(self.wheelhouses)
+        return len(self.artifacts) + len(self.wheelhouses) + len(self.checkpoints)
 
 
 def make_plan(session: Session, variations: list[Variation], models: bool = True) -> Plan:
@@ -59,6 +62,8 @@ def make_plan(session: Session, variations: list[Variation], models: bool = True
         backend = session.spec.backend(variation.model, variation.framework, variation.precision)
         if models and backend.artifact is not None:  # None: no verifiable real file is published
             plan.artifacts.setdefault(backend.artifact.url, backend.artifact)
+        if models and backend.hf_repo is not None:
+            plan.checkpoints.setdefault(hub.lock_key(backend.hf_repo), backend.hf_repo)
         key = (variation.framework, variation.device, session.base(variation.device, variation.framework).python)
         if key not in plan.wheelhouses:
             plan.wheelhouses.append(key)
@@ -73,7 +78,7 @@ def fetch_command(variation: Variation) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # "artifact" or "wheels"
+    kind: str  # "artifact", "checkpoint" or "wheels"
     name: str
     path: Path
     size: int
@@ -128,6 +133,12 @@ def fetch_artifact(artifact: Artifact, cache: Path, lock: LockFile, downloader: 
         lock.record(artifact, md5, sha256, size)
         log(f"{artifact.name}: md5 verified; recorded sha256 {sha256} and size {size} in {lock.path}")
     return Outcome("artifact", artifact.name, final, size, downloaded=True)
+
+
+def _fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downloader, token: str | None,
+                      log: Callable[[str], None]) -> Outcome:
+    got = hub.fetch_checkpoint(hf, cache, lock, downloader, token, _locked, log)
+    return Outcome("checkpoint", got.name, got.path, got.size, got.downloaded)
 
 
 def _tree_size(path: Path) -> int:
@@ -211,27 +222,40 @@ class Report:
     def summary(self) -> str:
         def count(kind: str, items: list[Outcome]) -> str:
             n = sum(1 for o in items if o.kind == kind)
-            noun = {"artifact": "artifact", "wheels": "wheelhouse"}[kind]
+            noun = {"artifact": "artifact", "wheels": "wheelhouse", "checkpoint": "checkpoint"}[kind]
             return f"{n} {noun}{'' if n == 1 else 's'}"
+
+        def counts(items: list[Outcome]) -> str:
+            checkpoints = f"{count('checkpoint', items)}, " if any(o.kind == "checkpoint" for o in items) else ""
+            return f"{checkpoints}{count('artifact', items)} and {count('wheels', items)}"
 
         total = sum(o.size for o in self.outcomes)
         if not self.downloaded:
-            return (f"nothing to download: {count('artifact', self.outcomes)} and {count('wheels', self.outcomes)} "
+            return (f"nothing to download: {counts(self.outcomes)} "
                     f"already in the cache {self.cache} and verified ({total / 1e6:.1f} MB, {self.seconds:.1f} s)")
         got = sum(o.size for o in self.downloaded)
         cached = len(self.outcomes) - len(self.downloaded)
-        return (f"fetched {count('artifact', self.downloaded)} and {count('wheels', self.downloaded)} "
+        return (f"fetched {counts(self.downloaded)} "
                 f"({got / 1e6:.1f} MB) into {self.cache} in {self.seconds:.1f} s; {cached} already cached")
 
 
 def fetch(session: Session, variations: list[Variation], jobs: int = 3, retries: int = 3,
-          backoff: float = 0.5, timeout: float = 60.0, show_progress: bool = True, models: bool = True) -> Report:
-    """Fetch and verify everything the variations' images need into session.cache."""
+          backoff: float = 0.5, timeout: float = 60.0, show_progress: bool = True, models: bool = True,
+          hf_token: str | None = None, skip_gated: bool = False) -> Report:
+    """Fetch and verify everything the variations' images need into session.cache. A gated Hugging Face
+    checkpoint still to download needs ``hf_token`` (refused before anything is written), or is left out
+    with a line when ``skip_gated`` (`--all`)."""
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected a positive integer")
     started = time.monotonic()
     plan = make_plan(session, variations, models)
     lock = LockFile.beside(session.spec)
+    for key, hf in list(plan.checkpoints.items()):
+        if hf.gated and not hf_token and hub.fetched(session.cache, lock, hf) is None:
+            if not skip_gated:
+                raise UsageError(hub.no_token(hf))
+            session.say(f"{key}: left out ({hub.no_token(hf)})")
+            del plan.checkpoints[key]
     downloader = Downloader(ca_bundle=session.settings.ca_bundle, retries=retries, backoff=backoff, timeout=timeout)
     session.cache.mkdir(parents=True, exist_ok=True)
     progress = _progress(session) if show_progress else None
@@ -244,6 +268,8 @@ def fetch(session: Session, variations: list[Variation], jobs: int = 3, retries:
             progress.start()
         for artifact in plan.artifacts.values():
             futures.append(pool.submit(fetch_artifact, artifact, session.cache, lock, downloader, bars, log))
+        for hf in plan.checkpoints.values():
+            futures.append(pool.submit(_fetch_checkpoint, hf, session.cache, lock, downloader, hf_token, log))
         for framework, device, python in plan.wheelhouses:
             futures.append(pool.submit(fetch_wheels, session, framework, device, python, bars, log))
         outcomes, errors = [], []
@@ -292,6 +318,11 @@ def describe(session: Session, plan: Plan) -> list[str]:
     for artifact in plan.artifacts.values():
         path = artifact_path(artifact, session.cache)
         lines.append(f"artifact {artifact.name} from {artifact.url} -> {path} [{'cached' if path.exists() else 'to fetch'}]")
+    lock = LockFile.beside(session.spec)
+    for key, hf in plan.checkpoints.items():
+        path = hub.fetched(session.cache, lock, hf)
+        state = "cached" if path else ("to fetch with your token" if hf.gated else "to fetch")
+        lines.append(f"checkpoint {key} from {hub.endpoint()} -> {path or session.cache / 'checkpoints'} [{state}]")
     for framework, device, python in plan.wheelhouses:
         target = wheelhouse.wheelhouse_dir(session.cache, framework, device, python)
         try:

@@ -25,6 +25,8 @@ HEADER = (
     "# a download matched images.yaml's digest. Keyed by URL; later fetches check sha256 against it.\n"
     "# `images:` is written by `mlperf-docker lock`: per image, its base and pins as resolved by pip for\n"
     "# the base's Python, platform and glibc, with every distribution's version and sha256.\n"
+    "# `checkpoints:` (Hugging Face repos, keyed repo@revision): the commit and per-file digests recorded by\n"
+    "# the first verified `mlperf-docker fetch`; later fetches download that commit and check them.\n"
 )
 
 
@@ -65,8 +67,12 @@ class LockFile:
 
     def _read_all(self) -> tuple[dict[str, dict], dict[str, dict]]:
         """(artifacts, images) as the file holds them now."""
+        return self._read_sections()[:2]
+
+    def _read_sections(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
+        """(artifacts, images, checkpoints) as the file holds them now."""
         if not self.path.exists():
-            return {}, {}
+            return {}, {}, {}
         try:
             raw = yaml.safe_load(self.path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
@@ -81,16 +87,25 @@ class LockFile:
         if not isinstance(images, dict) or not all(isinstance(v, dict) for v in images.values()):
             raise SpecError(f"{self.path}: expected `images: {{NAME: {{base, resolved, ...}}}}`; "
                             "fix or delete it and lock again")
-        return artifacts, images
+        checkpoints = raw.get("checkpoints", {})
+        if not isinstance(checkpoints, dict) or not all(isinstance(v, dict) and isinstance(v.get("files"), dict)
+                                                        and isinstance(v.get("commit"), str)
+                                                        for v in checkpoints.values()):
+            raise SpecError(f"{self.path}: expected `checkpoints: {{REPO@REVISION: {{commit, files}}}}`; "
+                            "fix or delete it and fetch again")
+        return artifacts, images, checkpoints
 
     def images(self) -> dict[str, dict]:
         """The `images:` section (what `mlperf-docker lock` recorded)."""
         return self._read_all()[1]
 
-    def _write(self, artifacts: dict, images: dict) -> None:
+    def _write(self, artifacts: dict, images: dict, checkpoints: dict | None = None) -> None:
         document = {"schema_version": 1, "artifacts": artifacts}
         if images:
             document["images"] = images
+        checkpoints = self._read_sections()[2] if checkpoints is None else checkpoints
+        if checkpoints:
+            document["checkpoints"] = checkpoints
         text = HEADER + yaml.safe_dump(document, sort_keys=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(text)
@@ -102,6 +117,16 @@ class LockFile:
             artifacts, _ = self._read_all()
             self._write(artifacts, images)
             self.entries = artifacts
+
+    def checkpoint(self, key: str) -> dict | None:
+        """The recorded {commit, files} of a Hugging Face repo@revision, or None."""
+        return self._read_sections()[2].get(key)
+
+    def record_checkpoint(self, key: str, entry: dict) -> None:
+        with self._mutex:
+            artifacts, images, checkpoints = self._read_sections()
+            checkpoints[key] = entry
+            self._write(artifacts, images, checkpoints)
 
     def entry(self, artifact: Artifact) -> dict | None:
         """The recorded entry for the artifact's URL, unless images.yaml's digests contradict it."""

@@ -34,10 +34,13 @@ def fetch(
     dry_run: bool = typer.Option(False, "--dry-run", help="list what is needed and whether it is cached; download nothing"),
     checker: bool = typer.Option(False, "--checker", help="only the MLPerf submission checker's source (images.yaml "
                                  "tools.submission_checker), for `submission check`"),
+    hf_token_file: Optional[Path] = typer.Option(None, "--hf-token-file", help="a file holding your Hugging Face "
+                                                 "token, for gated checkpoints (else HF_TOKEN); sent to the Hub only"),
     spec_path: Optional[Path] = SpecOption, cache: Optional[Path] = CacheOption, base: Optional[list[str]] = BaseOption,
 ) -> None:
-    """Download and verify every model artifact and wheel the images need, for building offline later."""
+    """Download and verify every model artifact, checkpoint and wheel the images need, for building offline later."""
     from launcher.airgap import fetch as fetch_mod
+    from launcher.airgap.hub import read_token
 
     session = open_session(spec_path, cache, base, index_url=index_url, ca_bundle=ca_bundle)
     if checker:
@@ -50,7 +53,8 @@ def fetch(
             out.print(line, markup=False)
         return
     try:
-        report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only)
+        report = fetch_mod.fetch(session, variations, jobs=jobs, retries=retries, models=not wheels_only,
+                                 hf_token=read_token(hf_token_file), skip_gated=everything)
     except KeyboardInterrupt as exc:
         from launcher.run.owned import exit_status, signal_name
 

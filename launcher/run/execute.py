@@ -58,7 +58,7 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
             # TVM: a target this CPU cannot run is refused before it is built (the label is checked below).
             hostcheck.tvm_cpu({hostcheck.TVM_TARGET_LABEL: session.settings.compile_target(plan.variation.framework)})
             session.say(f"image {plan.image} is not built yet: building it first")
-            build_image(session, plan.variation, standin=options.standin)
+            build_image(session, plan.variation, standin=plan.image_standin)
         image = session.engine.image_info(plan.image)
         hostcheck.tvm_cpu(image.labels if image else {})  # TVM: the compiled target's CPU features
         if options.standin and plan.user_dataset is None:

@@ -49,6 +49,7 @@ class RunPlan:
     userns: str | None = None  # podman's --userns (keep-id for a rootless podman)
     engine: ContainerEngine | None = field(default=None, compare=False, repr=False)  # renders the command line
     hand_back: bool = False  # a root launcher runs the container as someone else: chown the results back
+    image_standin: bool = True  # the image is the stand-in's (also for a real run that mounts its checkpoint)
 
     @property
     def argv(self) -> list[str]:
@@ -150,6 +151,20 @@ def _generative(model: str) -> bool:
     return get_model(model).code.folder_model
 
 
+def _fetched_checkpoint(session: Session, variation: Variation, hf) -> Path:
+    """The verified folder `fetch` made for the backend's Hugging Face repo; refused when not fetched."""
+    from launcher.airgap import hub
+    from launcher.airgap.fetch import fetch_command
+    from launcher.airgap.lockfile import LockFile
+
+    path = hub.fetched(session.cache, LockFile.beside(session.spec), hf)
+    if path is None:
+        token = " --hf-token-file FILE" if hf.gated else ""
+        raise UsageError(f"the real {variation.model} checkpoint ({hf.repo}) is not fetched into {session.cache}: run "
+                         f"`{fetch_command(variation)}{token}` first, or pass your copy with --model DIR")
+    return path
+
+
 def make_plan(session: Session, variation: Variation, options: RunOptions, dev_root: Path = Path("/dev"),
               serving: bool = False) -> RunPlan:
     """Check everything that can be checked without the engine, once, and decide the run (or, with
@@ -175,9 +190,15 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     backend = spec.backend(variation.model, variation.framework, variation.precision)
     mounts = []
     generative = _generative(variation.model)
+    # A Hugging Face checkpoint (llama2) is never baked: --real runs the model's image with the folder
+    # `fetch` verified mounted read-only (or the user's --model DIR).
+    baked = options.standin or backend.hf_repo is None
     if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR, generative)) is not None:
         mounts.append(Mount(str(model.source), model.target, read_only=True))  # the file, never its folder
         model_path = model.target
+    elif not baked:
+        model_path = f"{CUSTOM_MODEL_DIR}/{backend.file_name}"
+        mounts.append(Mount(str(_fetched_checkpoint(session, variation, backend.hf_repo)), model_path, read_only=True))
     else:
         model_path = f"{MODEL_DIR}/{backend.file_name}"
     if folder is not None:
@@ -197,7 +218,8 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
     return RunPlan(
         variation=variation,
         options=options,
-        image=session.settings.image_tag(variation.image_key(options.standin)),
+        image=session.settings.image_tag(variation.image_key(options.standin or not baked)),
+        image_standin=options.standin or not baked,
         benchmark=benchmark,
         mounts=tuple(mounts),
         user=user,

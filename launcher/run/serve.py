@@ -84,7 +84,7 @@ def serve(session: Session, plan: ServePlan) -> None:
     run = plan.run
     if not session.engine.image_exists(run.image):
         session.say(f"image {run.image} is not built yet: building it first")
-        build_image(session, run.variation, standin=run.options.standin)
+        build_image(session, run.variation, standin=run.image_standin)
     session.say(f"SUT server {plan.name} for {run.variation}: {plan.url} (POST /predict, GET /name, "
                 "GET /stats); stop it with Ctrl-C")
     with owned.signals_as_interrupts():

@@ -121,6 +121,17 @@ class Artifact(_Strict):
         return self
 
 
+class HfRepo(_Strict):
+    """A Hugging Face model repository the real run mounts (never baked: too large), fetched by `fetch`
+    with the user's own token where `gated`; `revision`'s commit is recorded in the lock file on the first
+    verified fetch. `files`: the patterns (fnmatch) of the files the harness loads."""
+
+    repo: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    revision: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    files: list[str] = Field(min_length=1)
+    gated: bool = False
+
+
 class PrecisionVariant(_Strict):
     """What one precision of a backend uses instead of the fp32 entry's (a quantized model), or why not."""
 
@@ -141,11 +152,15 @@ class Backend(_Strict):
     artifact: Optional[Artifact] = None
     model_file: Optional[str] = None
     real_refuse: Optional[str] = None
+    # The real checkpoint folder `fetch` downloads and `run --real` mounts as `model_file` (never baked).
+    hf_repo: Optional[HfRepo] = None
 
     @model_validator(mode="after")
     def _artifact_or_reason(self) -> "Backend":
         if self.artifact is None and not (self.model_file and self.real_refuse):
             raise ValueError("an `artifact`, or `model_file` with a `real_refuse` reason")
+        if self.hf_repo is not None and self.artifact is not None:
+            raise ValueError("`hf_repo` or `artifact`, not both (an hf_repo is mounted, an artifact baked)")
         return self
 
     @property

@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from launcher.errors import SpecError
 from launcher.spec.entries import (  # noqa: F401 (the schema's names, re-exported for importers)
-    Artifact, Backend, Base, Dataset, Device, Framework, Harness, Install, Model, Precision, Project, _name,
+    Artifact, Backend, Base, Dataset, Device, Framework, Harness, HfRepo, Install, Model, Precision, Project, _name,
     _Strict)
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "images.yaml"
