@@ -136,8 +136,8 @@ def fetch_artifact(artifact: Artifact, cache: Path, lock: LockFile, downloader: 
 
 
 def _fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downloader, token: str | None,
-                      log: Callable[[str], None]) -> Outcome:
-    got = hub.fetch_checkpoint(hf, cache, lock, downloader, token, _locked, log)
+                      bars: "_Bars", log: Callable[[str], None]) -> Outcome:
+    got = hub.fetch_checkpoint(hf, cache, lock, downloader, token, _locked, log, bars)
     return Outcome("checkpoint", got.name, got.path, got.size, got.downloaded)
 
 
@@ -269,7 +269,7 @@ def fetch(session: Session, variations: list[Variation], jobs: int = 3, retries:
         for artifact in plan.artifacts.values():
             futures.append(pool.submit(fetch_artifact, artifact, session.cache, lock, downloader, bars, log))
         for hf in plan.checkpoints.values():
-            futures.append(pool.submit(_fetch_checkpoint, hf, session.cache, lock, downloader, hf_token, log))
+            futures.append(pool.submit(_fetch_checkpoint, hf, session.cache, lock, downloader, hf_token, bars, log))
         for framework, device, python in plan.wheelhouses:
             futures.append(pool.submit(fetch_wheels, session, framework, device, python, bars, log))
         outcomes, errors = [], []

@@ -133,6 +133,8 @@ def listing(hf: HfRepo, revision: str, token: str | None, ca_bundle: Path | None
         files = {}
         for sibling in info["siblings"]:
             name = sibling["rfilename"]
+            if name.startswith("/") or ".." in name.split("/"):
+                raise FetchError(f"{hf.repo}: {url} lists a file outside the repository ({name!r})")
             if any(fnmatch.fnmatchcase(name, pattern) for pattern in hf.files):
                 lfs = sibling.get("lfs")
                 files[name] = ({"size": int(lfs["size"]), "sha256": lfs["sha256"]} if lfs
@@ -154,8 +156,9 @@ class Checkpoint:
 
 
 def fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downloader, token: str | None,
-                     lock_file: Callable[[Path], object], log: Callable[[str], None]) -> Checkpoint:
-    """The repo's files at the locked commit (else the revision's, recorded), verified, in their folder."""
+                     lock_file: Callable[[Path], object], log: Callable[[str], None], bars=None) -> Checkpoint:
+    """The repo's files at the locked commit (else the revision's, recorded), verified, in their folder;
+    `bars` (fetch's progress bars) shows a bar per file."""
     key = lock_key(hf)
     entry = lock.checkpoint(key)
     done = fetched(cache, lock, hf)
@@ -166,7 +169,8 @@ def fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downlo
             return Checkpoint(key, done, size, downloaded=False)
         log(f"{key}: {bad[0]} in the cache fails verification: {bad[1]}; deleted, fetching it again")
         (done / bad[0]).unlink()
-        os.replace(done, done.with_name(done.name + ".partial"))
+        shutil.rmtree(done.with_name(done.name + ".partial"), ignore_errors=True)  # a stale staging folder
+        os.replace(done, done.with_name(done.name + ".partial"))  # the verified rest is kept
     if hf.gated and not token:
         raise UsageError(no_token(hf))
     commit, files = listing(hf, entry["commit"] if entry else hf.revision, token, downloader.ca_bundle)
@@ -174,8 +178,9 @@ def fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downlo
         if commit != entry["commit"] or files != entry["files"]:
             changed = next((n for n in sorted(set(files) | set(entry["files"]))
                             if files.get(n) != entry["files"].get(n)), "the commit")
+            want, got = _describe(entry["files"].get(changed)), _describe(files.get(changed))
             raise FetchError(f"{key}: the Hub's listing of {entry['commit']} differs from {lock.path} at {changed} "
-                             f"(expected {_describe(entry['files'].get(changed))}, got {_describe(files.get(changed))})")
+                             f"(expected {want}, got {got})")
     final = folder(cache, hf, commit)
     staging = final.with_name(final.name + ".partial")
     handle = lock_file(staging)
@@ -190,8 +195,12 @@ def fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downlo
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".partial")
             url = f"{endpoint()}/{hf.repo}/resolve/{commit}/{urllib.parse.quote(name)}"
+            task = bars.add(f"{hf.repo} {name}", want["size"]) if bars else None
+            progress = dict(on_total=lambda total, done: bars.reset(task, total, done),
+                            on_bytes=lambda n: bars.advance(task, n)) if bars else {}
             try:
-                downloader.download(url, partial, f"{key} {name}", want["size"], log=log, private_headers=headers)
+                downloader.download(url, partial, f"{key} {name}", want["size"], log=log, private_headers=headers,
+                                    **progress)
             except HTTPStatusError as exc:
                 if partial.exists() and partial.stat().st_size == 0:
                     partial.unlink()
@@ -201,9 +210,13 @@ def fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downlo
             mismatch = problem(partial, want)
             if mismatch is not None:
                 partial.unlink()
+                if bars:
+                    bars.done(task, "[red]failed")
                 raise FetchError(f"{key} {name}: {mismatch}, downloaded from {url}; the file was deleted")
             partial.chmod(0o644)  # readable by any container user
             os.replace(partial, target)
+            if bars:
+                bars.done(task)
         if final.exists():  # an older, incomplete copy of the same commit
             shutil.rmtree(final)
         os.replace(staging, final)
