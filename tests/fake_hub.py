@@ -54,11 +54,13 @@ def _send(handler, status: int, body: bytes = b"", headers: dict | None = None) 
 
 class FakeHub:
     """`files`: name -> bytes of the repo at COMMIT; names in `lfs` are LFS files (sha256, via the CDN).
-    `corrupt`: names served with other bytes than listed. Use as a context manager."""
+    `corrupt`: names served with other bytes than listed;
+    `refuse_resolve`: downloads answer 403. Use as a context manager."""
 
     def __init__(self, repo: str, token: str, files: dict[str, bytes], lfs: set[str]):
         self.repo, self.token, self.files, self.lfs = repo, token, files, lfs
         self.corrupt: set[str] = set()
+        self.refuse_resolve = False  # 403 on downloads (a licence not accepted: the listing still answers)
         self.hub_requests: list[tuple[str, dict]] = []
         self.cdn_requests: list[tuple[str, dict]] = []
         self.hub = _server(self._hub)
@@ -95,6 +97,8 @@ class FakeHub:
         name = h.path[len(prefix):] if h.path.startswith(prefix) else None
         if name not in self.files:
             return _send(h, 404)
+        if self.refuse_resolve:
+            return _send(h, 403, b'{"error": "You must accept the licence to access this model."}')
         if name in self.lfs:
             cdn = f"http://127.0.0.1:{self.cdn.server_port}/blobs/{name}?signed=1"
             return _send(h, 302, b"", {"Location": cdn})

@@ -202,6 +202,8 @@ def fetch_checkpoint(hf: HfRepo, cache: Path, lock: LockFile, downloader: Downlo
                 downloader.download(url, partial, f"{key} {name}", want["size"], log=log, private_headers=headers,
                                     **progress)
             except HTTPStatusError as exc:
+                if bars:
+                    bars.done(task, "[red]failed")
                 if partial.exists() and partial.stat().st_size == 0:
                     partial.unlink()
                 if exc.code in (401, 403):

@@ -119,13 +119,21 @@ def test_no_token_is_one_line_and_writes_nothing(fake, no_wheels, spec_path, tmp
     assert said == [f"{REPO}@main: left out ({hub.no_token(session.spec.backend('llama2-70b-99', 'pytorch').hf_repo)})"]
 
 
-def test_a_refused_token_leaves_nothing_complete(fake, no_wheels, spec_path, tmp_path):
-    proc = fetch_cli(spec_path, tmp_path / "cache", env={"HF_TOKEN": "hf_someoneELSEStoken"})
+@pytest.mark.parametrize("where", ["listing", "download"])
+def test_a_refused_token_leaves_nothing_complete(fake, no_wheels, spec_path, tmp_path, where):
+    token = "hf_someoneELSEStoken"
+    if where == "download":  # the token is valid, the licence not accepted: files refused, not the listing
+        fake.token, fake.refuse_resolve = token, True
+    proc = fetch_cli(spec_path, tmp_path / "cache", env={"HF_TOKEN": token})
     assert proc.returncode == 6, proc.stdout + proc.stderr
-    assert "the Hugging Face Hub refused the token (HTTP 403): check it, and accept the model's licence" \
-        in proc.stdout + proc.stderr
-    assert "hf_someoneELSEStoken" not in proc.stdout + proc.stderr
-    assert not (spec_path.parent / LOCK_NAME).exists() and not (tmp_path / "cache" / "checkpoints").exists()
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]  # (and a failed bar)
+    assert len(lines) == 1 and "the Hugging Face Hub refused the token (HTTP 403): check it, and accept the " \
+        "model's licence on https://huggingface.co/meta-llama/Llama-2-70b-chat-hf" in lines[0], proc.stderr
+    assert token not in proc.stdout + proc.stderr
+    assert not (spec_path.parent / LOCK_NAME).exists()
+    checkpoints = tmp_path / "cache" / "checkpoints" / "meta-llama--Llama-2-70b-chat-hf"
+    assert not (checkpoints / COMMIT).exists() and not [p for p in written(checkpoints) if p.stat().st_size]
+    assert_no_token_anywhere(tmp_path / "cache")
 
 
 @pytest.mark.parametrize("name, digest", [("model.safetensors", "sha256"), ("config.json", "git blob sha1")])
