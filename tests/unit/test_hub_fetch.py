@@ -186,6 +186,15 @@ def test_run_real_mounts_the_fetched_folder_read_only(fake, no_wheels, spec_path
     assert plan.benchmark.model_path == target
     assert plan.image.endswith(":llama2-70b-99-fp32-standin") and plan.image_standin  # never baked
     assert TOKEN not in plan.docker_run_line()
+    # --model DIR still mounts the user's own copy instead (with --real too: the same image)
+    own = tmp_path / "my-llama"
+    own.mkdir()
+    (own / "config.json").write_text("{}")
+    mine = make_plan(session, variation, RunOptions.of(output_dir=tmp_path / "out", standin=False,
+                                                       dataset_path=data, custom_model=own))
+    assert [(m.source, m.target) for m in mine.mounts if m.target.startswith(CUSTOM_MODEL_DIR)] == \
+        [(str(own), f"{CUSTOM_MODEL_DIR}/my-llama")]
+    assert mine.image == plan.image
 
 
 def test_read_token_never_quotes_the_file(tmp_path, monkeypatch):
