@@ -83,6 +83,7 @@ def scenario_data(result, targets: dict) -> dict:
 
 def run_data(run: RunFolder, targets: dict) -> dict:
     framework, device, standin = image_parts(run.image)
+    standin = run.record.get("standin", standin)  # run.json's own record where it has one
     return {
         "path": str(run.path), "name": run.path.name, "image": run.image,
         "image_digest": run.record.get("image_digest") or run.record.get("image_id"),

@@ -70,6 +70,9 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
             atomic_write(run_dir / RUN_RECORD, json.dumps({
                 "signature": plan.signature, "variation": str(plan.variation), "image": plan.image,
                 "scenarios": list(options.scenarios), "mode": options.mode,
+                # A generated model or dataset ran (the image's tag cannot tell: run --real mounts llama2's
+                # fetched checkpoint into the stand-in's image).
+                "standin": (options.standin and options.custom_model is None) or plan.user_dataset is None,
                 # What a submission's README quotes: the command, the image it ran and the harness argv.
                 "command": ["mlperf-docker", *sys.argv[1:]], "image_id": image.id if image else None,
                 "harness_command": ["python", "-m", "mlperf_harness", *plan.argv],

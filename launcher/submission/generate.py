@@ -84,6 +84,7 @@ def _metric(result: ScenarioResult) -> str:
 
 def readme(run: RunFolder, result: ScenarioResult) -> str:
     framework, device, standin = image_parts(run.image)
+    standin = run.record.get("standin", standin)  # run.json's own record where it has one
     accuracy = (result.accuracy / ACCURACY_TXT).read_text(encoding="utf-8").splitlines()
     lines = [
         f"# {result.model} {result.scenario} on {result.system}", "",

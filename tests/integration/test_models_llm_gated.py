@@ -59,6 +59,7 @@ def test_fetch_with_token_then_run_real_on_the_fetched_checkpoint(cli_env, cache
     run_s = time.monotonic() - started - fetch_s
     record = json.loads((run_dir / "run.json").read_text())
     assert "/opt/mlperf/custom-model/Llama-2-70b-chat-hf" in " ".join(record["harness_command"]), record
+    assert record["standin"] is False  # the fetched model and the user's dataset: not a smoke test
     folder = scenario_dir(run_dir, "llama2-70b-99", "Offline")
     assert accuracy_values(folder) == eval_line(standin_expected(cache_dir, "llama2-70b")["line"])
     # The token: not in the image's history, labels or files; not in the run folder, cache, lock or output.
