@@ -67,6 +67,8 @@ def prepare(session: Session, variation: Variation, standin: bool = True, no_cac
     model = spec.models[key.model]
     backend = spec.backend(key.model, key.framework, key.precision)
     assert model.dataset is not None
+    if not standin and backend.artifact is None:  # refused before anything is fetched or written
+        raise UsageError(f"no real {key.model} model for {key.framework}: {backend.real_refuse}")
     base = session.base(key.device, key.framework)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.settings.config.find_links,
                                offline=offline, log=session.say, python=base.python,
@@ -78,8 +80,6 @@ def prepare(session: Session, variation: Variation, standin: bool = True, no_cac
         made = artifacts.standin(backend.standin, session.cache, log=session.say)
         model_files = sorted((made / "model").iterdir())
         dataset_dir: Path | None = made / "dataset"
-    elif backend.artifact is None:
-        raise UsageError(f"no real {key.model} model for {key.framework}: {backend.real_refuse}")
     else:
         from launcher.airgap.fetch import ensure_artifact  # verified against its digest; fetched first unless offline
 
