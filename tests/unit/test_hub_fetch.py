@@ -206,3 +206,15 @@ def test_read_token_never_quotes_the_file(tmp_path, monkeypatch):
     assert "hf_two" not in str(exc.value)
     with pytest.raises(UsageError, match="cannot read it"):
         hub.read_token(tmp_path / "missing")
+
+
+def test_build_real_refuses_before_writing_and_the_schema_checks_hf_repo(tmp_path):
+    proc = cli("build", "--real", "-v", VARIATION, "--cache", tmp_path / "cache")
+    assert proc.returncode == 2 and "are never baked into an image" in proc.stdout + proc.stderr
+    assert not (tmp_path / "cache").exists()
+    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
+    backend = raw["models"]["llama2-70b-99"]["backends"]["pytorch"]
+    backend["hf_repo"]["repo"] = "not a repo"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    bad = cli("list", "--spec", tmp_path / "bad.yaml")
+    assert bad.returncode == 2 and "models.llama2-70b-99.backends.pytorch.hf_repo.repo" in bad.stdout + bad.stderr
