@@ -55,12 +55,13 @@ def _send(handler, status: int, body: bytes = b"", headers: dict | None = None) 
 class FakeHub:
     """`files`: name -> bytes of the repo at COMMIT; names in `lfs` are LFS files (sha256, via the CDN).
     `corrupt`: names served with other bytes than listed;
-    `refuse_resolve`: downloads answer 403. Use as a context manager."""
+    `refuse_resolve`: downloads answer 403; `moved`: names redirected on the Hub itself. Use as a context manager."""
 
     def __init__(self, repo: str, token: str, files: dict[str, bytes], lfs: set[str]):
         self.repo, self.token, self.files, self.lfs = repo, token, files, lfs
         self.corrupt: set[str] = set()
         self.refuse_resolve = False  # 403 on downloads (a licence not accepted: the listing still answers)
+        self.moved: set[str] = set()  # names resolved by a relative 307 on the Hub itself (the token must follow)
         self.hub_requests: list[tuple[str, dict]] = []
         self.cdn_requests: list[tuple[str, dict]] = []
         self.hub = _server(self._hub)
@@ -94,9 +95,12 @@ class FakeHub:
         if h.path.startswith(api) and h.path.endswith("?blobs=true"):
             return _send(h, 200, json.dumps(self.listing()).encode(), {"Content-Type": "application/json"})
         prefix = f"/{self.repo}/resolve/{COMMIT}/"
-        name = h.path[len(prefix):] if h.path.startswith(prefix) else None
+        path, _, query = h.path.partition("?")
+        name = path[len(prefix):] if path.startswith(prefix) else None
         if name not in self.files:
             return _send(h, 404)
+        if name in self.moved and query != "moved=1":
+            return _send(h, 307, b"", {"Location": f"{path}?moved=1"})
         if self.refuse_resolve:
             return _send(h, 403, b'{"error": "You must accept the licence to access this model."}')
         if name in self.lfs:

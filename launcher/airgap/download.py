@@ -12,6 +12,7 @@ import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +42,24 @@ def digests(path: Path) -> tuple[str, str, int]:
 
 # ---- downloads ----------------------------------------------------------------------------------
 
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects as urllib's, but a redirect to the same scheme, host and port keeps the unredirected
+    headers (a token): only a redirect to another origin (a CDN) drops them."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            old, target = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(new.full_url)
+            if (old.scheme, old.netloc) == (target.scheme, target.netloc):
+                for key, value in req.unredirected_hdrs.items():
+                    new.add_unredirected_header(key, value)
+        return new
+
+
 def opener(ca_bundle: Path | None = None) -> urllib.request.OpenerDirector:
     """urllib with the environment's proxies (build_opener's ProxyHandler) and the given CA bundle."""
     context = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else ssl.create_default_context()
-    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _SameOriginRedirects())
 
 
 def unreachable(url: str, ca_bundle: Path | None = None, timeout: float = 10.0) -> str | None:

@@ -37,6 +37,7 @@ LFS = {"model.safetensors", "tokenizer.model", "pytorch_model.bin"}
 @pytest.fixture
 def fake(monkeypatch):
     with FakeHub(REPO, TOKEN, dict(FILES), set(LFS)) as server:
+        server.moved = {"config.json"}  # a relative redirect on the Hub: the token follows it
         monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
         monkeypatch.delenv("HF_TOKEN", raising=False)
         yield server
@@ -91,6 +92,7 @@ def test_fetch_with_the_token_verifies_records_and_never_leaks_it(fake, no_wheel
     assert fake.hub_requests and all(h.get("Authorization") == f"Bearer {TOKEN}" for _, h in fake.hub_requests)
     assert {p.split("?")[0] for p, _ in fake.cdn_requests} == {"/blobs/model.safetensors", "/blobs/tokenizer.model"}
     assert not [h for _, h in fake.cdn_requests if "Authorization" in h]
+    assert f"/{REPO}/resolve/{COMMIT}/config.json?moved=1" in [p for p, _ in fake.hub_requests]
     assert_no_token_anywhere(cache, spec_path.parent, texts=proc.stdout + proc.stderr)
     # A second fetch verifies the cached folder against the lock file and asks the Hub nothing, token or not.
     before = len(fake.hub_requests)
