@@ -316,6 +316,6 @@ def _verify_test06(folder: Path, scenario: str, dtype: str, model_path) -> str:
         os.replace(logged, accuracy / ACCURACY_LOG)
     verdict = test06.verify(accuracy / ACCURACY_LOG, scenario, dtype, test06.eos_token_id(model_path))
     write_text(folder / VERIFY_ACCURACY, verdict.text())
-    failed = [p for p in verdict.problems]
-    return (f"TEST06 accuracy: {PASS if verdict.passed else FAIL} ({verdict.samples} responses checked"
-            + (f"; {failed[0]}" if failed else "") + ")")
+    first_problem = f"; {verdict.problems[0]}" if verdict.problems else ""
+    return (f"TEST06 accuracy: {PASS if verdict.passed else FAIL} "
+            f"({verdict.samples} responses checked{first_problem})")

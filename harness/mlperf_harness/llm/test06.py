@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from mlperf_harness.contract import ACCURACY_LOG
 from mlperf_harness.errors import HarnessError
 
 # compliance/TEST06/audit.config (mode 2 = performance; equal-issue mode off)
