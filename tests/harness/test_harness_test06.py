@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from harness_test_support import run_harness, standin_args
+from harness_test_support import standin_args
 from mlperf_harness import compliance
 from mlperf_harness.errors import UsageError
 from mlperf_harness.llm import test06
@@ -31,20 +31,27 @@ def _hex(tokens):
     return np.asarray(tokens, np.int32).tobytes().hex().upper()
 
 
-def test_test06_run_passes_then_altered_logs_fail(llama2_standin, tmp_path):
-    model = "llama2-70b-interactive-99"
-    proc = run_harness(standin_args(model, llama2_standin, "pytorch", tmp_path / "out", "--scenario", "Server",
-                                    "--mode", "performance", "--compliance", "TEST06",
-                                    "--server_target_qps", "20", "--test_query_count", "4"),
-                       cwd=tmp_path, env={"USE_TF": "0"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Server TEST06 accuracy: TEST PASS (4 responses checked)" in proc.stdout
-    server = tmp_path / "out" / "box" / model / "Server"
+def test_test06_run_passes_then_altered_logs_fail(llama2_standin, tmp_path, monkeypatch, capsys):
+    """The audit test as the runner runs it (one LoadGen child in TEST06/ with its audit.config)."""
+    from mlperf_harness import loadgen_settings, results, runner
+    from mlperf_harness.contract import BenchmarkSettings
+    from mlperf_harness.plan import RunPlan
+
+    monkeypatch.setenv("USE_TF", "0")  # the child's transformers need not import the host's TensorFlow
+    model = get_model("llama2-70b-interactive-99")
+    plan = RunPlan.from_settings(BenchmarkSettings.from_argv(standin_args(
+        model.name, llama2_standin, "pytorch", tmp_path / "out", "--scenario", "Server", "--mode", "performance",
+        "--compliance", "TEST06")), {})
+    dataset = model.open_dataset(plan.dataset_path, None, model_path=plan.model_path)
+    server = results.scenario_dir(plan.output_dir, plan.system, model.name, "Server")
+    server.mkdir(parents=True)
+    (server / "user.conf").write_text(loadgen_settings.user_conf_text(
+        model.loadgen_key, "Server", "test", len(dataset), model.perf_sample_count, 4, target_qps=20))
+    runner._run_audit(plan, model, dataset, "Server", "TEST06", server / "TEST06", len(dataset), len(dataset))
+    assert "Server TEST06 accuracy: TEST PASS (4 responses checked)" in capsys.readouterr().out
     # LoadGen's own interactive limits (its mlperf.conf), not typed by us
-    summary = (server / "performance" / "run_1" / "mlperf_log_summary.txt").read_text()
+    summary = (server / "TEST06" / "performance" / "run_1" / "mlperf_log_summary.txt").read_text()
     assert "ttft_latency (ns): 450000000" in summary and "tpot_latency (ns): 40000000" in summary
-    assert "llama2-70b-interactive.Server" in (server / "user.conf").read_text()
-    assert "ttft" not in (server / "user.conf").read_text()
     folder = server / "TEST06"
     assert (folder / "audit.config").read_text().splitlines()[-len(test06.AUDIT_LINES):] == list(test06.AUDIT_LINES)
     assert (folder / "verify_accuracy.txt").read_text().splitlines()[:3] == [
