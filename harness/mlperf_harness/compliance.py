@@ -14,13 +14,13 @@ own implementation of them):
   compares.
 - TEST04, no caching: a performance run issuing one sample over and over must not be
   faster than the unique-sample performance run by more than 10% (20% short latencies).
-- TEST06 checks LLM outputs (first token, EOS, output length): no LLM runs here yet.
+- TEST06, LLM output consistency (first token, EOS, output length): llm/test06.py.
 
 Results, in the layout the submission checker reads (<Scenario>/TESTxx/):
-    audit.config, verify_accuracy.txt (TEST01), verify_performance.txt,
+    audit.config, verify_accuracy.txt (TEST01, TEST06), verify_performance.txt (TEST01, TEST04),
     performance/run_1/{mlperf_log_summary.txt, mlperf_log_detail.txt},
     accuracy/{mlperf_log_accuracy.json, accuracy.txt, baseline_accuracy.txt,
-              compliance_accuracy.txt} (TEST01)
+              compliance_accuracy.txt} (TEST01), accuracy/mlperf_log_accuracy.json (TEST06)
 Standard library + numpy; importable on Python 3.10.
 """
 
@@ -52,8 +52,15 @@ TESTS_BY_MODEL: Dict[str, Tuple[str, ...]] = {
     "3d-unet": ("TEST01",),
     "stable-diffusion-xl": ("TEST01", "TEST04"),
     "llama2-70b": ("TEST06",),
+    "llama2-70b-interactive": ("TEST06",),
 }
-LLM_KEYS = ("llama2-70b", "gptj", "llama3.1-8b", "llama3.1-405b", "mixtral-8x7b", "deepseek-r1")
+LLM_KEYS = ("llama2-70b", "llama2-70b-interactive", "gptj", "llama3.1-8b", "llama3.1-405b",
+            "mixtral-8x7b", "deepseek-r1")
+# gptj: only the v5.0 checker listed it for TEST06; LoadGen infers its token latencies, so its
+# accuracy log has no token_count or streamed first token for TEST06's checks to read.
+_NO_TEST06 = {"gptj": "LoadGen infers gptj's token latencies (infer_token_latencies), so its "
+                      "accuracy log carries no token counts or streamed first tokens for TEST06 to "
+                      "check; the v6.x checkers require TEST06 for llama2-70b only (v5.0 listed gptj)"}
 
 _TEST01_LINES = ("*.*.mode = 2", "*.*.accuracy_log_rng_seed = 720381539243781796",
                  "*.*.accuracy_log_sampling_target = 4096")
@@ -76,6 +83,10 @@ def audit_config_text(test: str) -> str:
         lines = list(_TEST01_LINES)
     elif test == "TEST04":
         lines = [f"*.{scenario}.{key}" for scenario in _SCENARIOS for key in _TEST04_KEYS]
+    elif test == "TEST06":
+        from mlperf_harness.llm.test06 import AUDIT_LINES
+
+        lines = list(AUDIT_LINES)
     else:
         raise HarnessError(f"no audit.config for {test}")
     return "\n".join(head + lines) + "\n"
@@ -87,8 +98,10 @@ def check_tests(tests: Sequence[str], model_name: str, loadgen_key: Optional[str
     for test in tests:
         if test == "TEST06" and loadgen_key not in LLM_KEYS:
             raise UsageError(f"--compliance TEST06 checks LLM outputs (first token, EOS, output "
-                             f"length); {model_name} is not an LLM, and no LLM runs in this "
-                             "harness yet")
+                             f"length); {model_name} is not an LLM")
+        if test == "TEST06" and loadgen_key in _NO_TEST06:
+            raise UsageError(f"--compliance TEST06 does not apply to {model_name}: "
+                             f"{_NO_TEST06[loadgen_key]}")
         if test not in applicable:
             which = ", ".join(applicable) or "none"
             raise UsageError(f"--compliance {test}: MLPerf defines no {test} for {model_name} "
@@ -256,14 +269,17 @@ def write_text(path: Path, text: str) -> None:
     os.replace(tmp.name, path)
 
 
-def verify_test(test: str, scenario_dir: Path, dtype: str, score=None) -> List[str]:
+def verify_test(test: str, scenario_dir: Path, dtype: str, score=None, model_path=None) -> List[str]:
     """Verify one finished audit test in ``scenario_dir``/``test``; write its verify files.
 
     ``score(log_path) -> str``: the model's accuracy line for an accuracy log (TEST01's
-    baseline/compliance accuracy). Returns one summary line per check."""
+    baseline/compliance accuracy); ``model_path``: the checkpoint (TEST06 reads its
+    end-of-sequence id). Returns one summary line per check."""
     folder = scenario_dir / test
     run = folder / "performance" / "run_1"
     lines = []
+    if test == "TEST06":
+        return [_verify_test06(folder, scenario_dir.name, dtype, model_path)]
     if test == "TEST01":
         accuracy = folder / "accuracy"
         accuracy.mkdir(parents=True, exist_ok=True)
@@ -288,3 +304,18 @@ def verify_test(test: str, scenario_dir: Path, dtype: str, score=None) -> List[s
     lines.append(f"{test} performance: {perf.text().strip().splitlines()[-1]}")
     return lines
 
+
+
+def _verify_test06(folder: Path, scenario: str, dtype: str, model_path) -> str:
+    from mlperf_harness.llm import test06
+
+    accuracy = folder / "accuracy"
+    accuracy.mkdir(parents=True, exist_ok=True)
+    logged = folder / "performance" / "run_1" / ACCURACY_LOG
+    if logged.exists():
+        os.replace(logged, accuracy / ACCURACY_LOG)
+    verdict = test06.verify(accuracy / ACCURACY_LOG, scenario, dtype, test06.eos_token_id(model_path))
+    write_text(folder / VERIFY_ACCURACY, verdict.text())
+    first_problem = f"; {verdict.problems[0]}" if verdict.problems else ""
+    return (f"TEST06 accuracy: {PASS if verdict.passed else FAIL} "
+            f"({verdict.samples} responses checked{first_problem})")

@@ -178,7 +178,7 @@ def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: 
         except HarnessError as exc:
             return f"not scored: {exc}"
 
-    for line in compliance.verify_test(test, base, model.response_dtype, score):
+    for line in compliance.verify_test(test, base, model.response_dtype, score, plan.model_path):
         print(f"{scenario} {line}", flush=True)
 
 

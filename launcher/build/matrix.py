@@ -36,7 +36,8 @@ class Entry:
 
 def image_keys(settings: Settings) -> list[ImageKey]:
     """Every image CI builds: the stand-in image of each supported combination."""
-    return [ImageKey.of(combo, standin=True) for combo in settings.spec.supported()]
+    # dict.fromkeys: a model running in another's image (images.yaml `image`) adds no image
+    return list(dict.fromkeys(ImageKey.of(combo, standin=True) for combo in settings.spec.supported()))
 
 
 def entries(settings: Settings) -> list[Entry]:

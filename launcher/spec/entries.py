@@ -204,6 +204,9 @@ class Model(_Strict):
     refuse: Optional[str] = None
     # What a user must know before running it (shown by `list`): user mounts, retirement.
     note: Optional[str] = None
+    # Runs in this other model's image (same checkpoint, dataset and stand-in; only LoadGen's settings
+    # differ, e.g. llama2-70b-interactive-99 in llama2-70b-99's): no image or Dockerfile stage of its own.
+    image: Optional[str] = None
 
     _check = field_validator("requirements")(lambda cls, v: _pinned(v))
 

@@ -26,6 +26,7 @@ class Combination(_Strict):
     model: str
     precision: str
     reason: Optional[str] = None
+    image_model: Optional[str] = None  # the model whose image it runs in (images.yaml `image`), if another
 
     @property
     def supported(self) -> bool:
@@ -64,6 +65,11 @@ class Spec(_Strict):
         for mname, model in self.models.items():
             if model.dataset and model.dataset not in self.datasets:
                 raise ValueError(f"models.{mname}.dataset: unknown dataset {model.dataset!r}")
+            host = self.models.get(model.image) if model.image else None
+            if model.image and (host is None or host.image or host.backends != model.backends
+                                or host.dataset != model.dataset):
+                raise ValueError(f"models.{mname}.image: {model.image!r} is not a model with its own image and "
+                                 "the same backends and dataset")
             for bname, backend in model.backends.items():
                 if bname not in self.frameworks:
                     raise ValueError(f"models.{mname}.backends.{bname}: unknown framework")
@@ -163,7 +169,8 @@ class Spec(_Strict):
                 backend = m.backends[framework]
                 variant = backend.by_precision.get(precision)
                 reason = (variant and variant.refuse) or backend.device_refuse.get(precision, {}).get(device)
-        return Combination(framework=framework, device=device, model=model, precision=precision, reason=reason)
+        return Combination(framework=framework, device=device, model=model, precision=precision, reason=reason,
+                           image_model=self.models[model].image)
 
     @cached_property
     def image_groups(self) -> dict[tuple[str, str], list[str]]:
@@ -173,7 +180,7 @@ class Spec(_Strict):
             for dev in self.devices:
                 models = [
                     m for m, model in self.models.items()
-                    if any(self.check(fname, dev, m, p).supported for p in self.precisions)
+                    if not model.image and any(self.check(fname, dev, m, p).supported for p in self.precisions)
                 ]
                 if models:
                     out[(fname, dev)] = models

@@ -48,7 +48,11 @@ class ImageKey:
         """The key of a Combination, a Variation or a mapping with the four fields (a bundle manifest's `key`)."""
         get = item.get if isinstance(item, dict) else lambda name: getattr(item, name)
         standin = item.get("standin", standin) if isinstance(item, dict) else standin
-        return cls(**{name: get(name) for name in KEY_FIELDS}, standin=standin)
+        fields = {name: get(name) for name in KEY_FIELDS}
+        # a model that runs in another model's image (images.yaml `image`) has that image
+        fields["model"] = (item.get("image_model") if isinstance(item, dict) else
+                           getattr(item, "image_model", None)) or fields["model"]
+        return cls(**fields, standin=standin)
 
     def as_dict(self) -> dict:
         return {"framework": self.framework, "device": self.device, "model": self.model,
@@ -88,11 +92,13 @@ class Variation:
     batch_size: int | None = None
     beam_size: int | None = None
     explicit: tuple[str, ...] = field(default=(), compare=False)
+    image_model: str | None = None  # the model whose image it runs in (images.yaml `image`), if another
 
     @classmethod
     def of(cls, item) -> "Variation":
         """The variation of a Combination or an ImageKey (no scenario or parameters)."""
-        return cls(**{name: getattr(item, name) for name in KEY_FIELDS})
+        return cls(**{name: getattr(item, name) for name in KEY_FIELDS},
+                   image_model=getattr(item, "image_model", None))
 
     def image_key(self, standin: bool = True) -> ImageKey:
         return ImageKey.of(self, standin)
@@ -179,6 +185,7 @@ def parse_variation(text: str | None, spec: Spec) -> Variation:
         batch_size=params.get("batch_size"),
         beam_size=params.get("beam_size"),
         explicit=tuple(items),
+        image_model=spec.models[picks["model"]].image if picks["model"] in spec.models else None,
     )
 
 

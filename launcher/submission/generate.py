@@ -3,7 +3,8 @@
     <output>/<division>/<submitter>/
         results/<system>/<model>/<Scenario>/{README.md, user.conf, measurements.json,
             performance/run_1/..., accuracy/... (log truncated, hash in accuracy.txt),
-            TEST01/..., TEST04/...}            (v6.x: the audit tests sit beside the results)
+            TEST01/..., TEST04/..., TEST06/...} (v6.x: the audit tests sit beside the results)
+        (llama2-70b-interactive-99's Server run: results/<system>/llama2-70b-99/Interactive/, as v6.1 names it)
         systems/<system>.json                  (host facts + the user's YAML)
         src/                                   (the harness source, images.yaml, Dockerfiles)
         documentation/README.md
@@ -87,7 +88,7 @@ def readme(run: RunFolder, result: ScenarioResult) -> str:
     standin = run.record.get("standin", standin)  # run.json's own record where it has one
     accuracy = (result.accuracy / ACCURACY_TXT).read_text(encoding="utf-8").splitlines()
     lines = [
-        f"# {result.model} {result.scenario} on {result.system}", "",
+        f"# {result.submission_path[1]} {result.submission_path[2]} on {result.system}", "",
         f"Produced by mlperf-docker {tool_version()}: the MLPerf inference Python reference "
         f"benchmark ({framework} on {device}) in a container with no network, LoadGen "
         f"{run.loadgen_version() or 'unknown'}.", ""]
@@ -109,7 +110,8 @@ def readme(run: RunFolder, result: ScenarioResult) -> str:
         for name in ("verify_accuracy.txt", "verify_performance.txt"):
             file = result.path / test / name
             if file.is_file():
-                passed = "TEST PASS" in file.read_text(errors="replace")
+                text = file.read_text(errors="replace")  # TEST06: the reference's "verification complete"
+                passed = "TEST PASS" in text or "TEST06 verification complete" in text
                 verdicts.append(f"{name.split('_')[1].split('.')[0]} {'PASS' if passed else 'FAIL'}")
         lines.append(f"- {test}: {', '.join(verdicts) or 'not verified'}")
     lines += ["", f"Source run folder: `{run.path.name}` (settings: `user.conf`).", ""]
@@ -205,8 +207,7 @@ def generate(run_paths, output: Path, system_yaml: Path, division: str = "closed
         root = staging / division / submitter
         for run in runs:
             for result in run.results:
-                copy_result(run, result, root / "results" / result.system / result.model /
-                            result.scenario)
+                copy_result(run, result, root / "results" / Path(*result.submission_path))
         (root / "systems").mkdir(parents=True)
         for name, description in systems.items():
             (root / "systems" / f"{name}.json").write_text(
@@ -226,7 +227,7 @@ def generate(run_paths, output: Path, system_yaml: Path, division: str = "closed
     for run in runs:
         for result in run.results:
             accuracy = read_accuracy(result.accuracy / ACCURACY_TXT)
-            say(f"{result.system}/{result.model}/{result.scenario}: {_metric(result)}, accuracy "
+            say(f"{'/'.join(result.submission_path)}: {_metric(result)}, accuracy "
                 f"{'n/a' if accuracy is None else f'{accuracy:g}'}"
                 + (f", {', '.join(result.audits)}" if result.audits else ""))
     return output / division / submitter

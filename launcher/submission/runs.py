@@ -18,6 +18,9 @@ from launcher.errors import UsageError
 from launcher.run.lifecycle import INCOMPLETE, RUN_RECORD, is_complete
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 AUDIT_TESTS = ("TEST01", "TEST04", "TEST06")
+# The pinned checker's (v6.1) scenario for a model run under another's LoadGen key in its image:
+# llama2-70b-interactive-99(.9)'s Server run is the `Interactive` scenario of llama2-70b-99(.9).
+CHECKER_SCENARIOS = {("llama2-70b-interactive", "Server"): "Interactive"}
 MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filename",
                       "weight_data_types", "weight_transformations")
 
@@ -32,6 +35,14 @@ class ScenarioResult:
     scenario: str
     path: Path
     audits: tuple[str, ...] = ()
+    # where the submission tree puts it, in the checker's names (default: model, scenario)
+    submission_model: str = ""
+    submission_scenario: str = ""
+
+    @property
+    def submission_path(self) -> tuple[str, str, str]:
+        return (self.system, self.submission_model or self.model,
+                self.submission_scenario or self.scenario)
 
     @property
     def performance(self) -> Path:
@@ -42,7 +53,7 @@ class ScenarioResult:
         return self.path / "accuracy"
 
     def key(self) -> tuple[str, str, str]:
-        return self.system, self.model, self.scenario
+        return self.submission_path
 
 
 @dataclass
@@ -91,14 +102,24 @@ def load_run(path: Path, need_accuracy: bool = True) -> RunFolder:
         if scenario_dir.name not in SCENARIOS:
             continue
         audits = tuple(t for t in AUDIT_TESTS if (scenario_dir / t).is_dir())
-        run.results.append(ScenarioResult(path, scenario_dir.parent.parent.name,
-                                          scenario_dir.parent.name, scenario_dir.name,
-                                          scenario_dir, audits))
+        model, scenario = scenario_dir.parent.name, scenario_dir.name
+        run.results.append(ScenarioResult(path, scenario_dir.parent.parent.name, model, scenario,
+                                          scenario_dir, audits, *checker_names(model, scenario)))
     if not run.results:
         raise UsageError(f"{path} holds no performance results")
     for result in run.results:
         _check_files(result, need_accuracy)
     return run
+
+
+def checker_names(model: str, scenario: str) -> tuple[str, str]:
+    """(model, scenario) as the pinned checker names them: a model running in another's image
+    (images.yaml `image`) under a LoadGen key of CHECKER_SCENARIOS is that model's scenario."""
+    from launcher.spec.model import load_spec
+
+    entry = load_spec().models.get(model)
+    folder = CHECKER_SCENARIOS.get((entry.loadgen_key, scenario)) if entry and entry.image else None
+    return (entry.image, folder) if folder else (model, scenario)
 
 
 def _check_files(result: ScenarioResult, need_accuracy: bool) -> None:

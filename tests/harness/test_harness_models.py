@@ -17,7 +17,8 @@ def test_data_facts_come_from_images_yaml():
         assert info.perf_sample_count == entry.get("performance_sample_count")
     assert models.supported_models() == ["resnet50", "retinanet", "bert-99", "bert-99.9",
                                          "3d-unet-99", "3d-unet-99.9", "dlrm-99", "dlrm-99.9", "gptj-99",
-                                         "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9", "rnnt", "sdxl"]
+                                         "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9",
+                                         "llama2-70b-interactive-99", "llama2-70b-interactive-99.9", "rnnt", "sdxl"]
     assert models.get_model("bert-99.9").code is models.get_model("bert-99").code
     assert all(models.get_model(name).dataset is None for name, entry in spec.items() if entry.get("refuse"))
     assert models.get_model("dlrm-99.9").code is models.get_model("dlrm-99").code

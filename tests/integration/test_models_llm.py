@@ -4,13 +4,16 @@ every scenario the reference runs each in, accuracy and performance, one contain
 The accuracy lines are the stand-ins' known ROUGE 100, gen_len and tokens_per_sample in the checker's
 format, scored by rouge-score inside the image with no network; the performance summaries carry
 LoadGen's token metrics (llama2: TTFT from FirstTokenComplete and TPOT; gptj: inferred). A fake
-Hugging Face token in the launcher's environment never reaches the image or the run's output."""
+Hugging Face token in the launcher's environment never reaches the image or the run's output. The
+llama2 interactive variant runs in the same image (no build) under LoadGen's llama2-70b-interactive key
+(its own 450 ms / 40 ms limits), with TEST06 verified on its logged responses."""
 
 from __future__ import annotations
 
 import ast
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,27 @@ def test_llama2_offline_and_server_and_no_token_leak(cli_env, cache_dir, tmp_pat
     assert found.returncode == 1 and not found.stdout, found.stdout + found.stderr
     assert FAKE_TOKEN not in proc.stdout + proc.stderr
     assert not [p for p in run_dir.rglob("*") if p.is_file() and FAKE_TOKEN in p.read_text(errors="replace")]
+    check_interactive_and_test06(env, tmp_path / "i", docker_client)
+
+
+def check_interactive_and_test06(env, out_dir: Path, docker_client):
+    """_llama2-70b-interactive-99 in llama2-70b-99's image: a short Server performance run and TEST06."""
+    images = {t for i in docker_client.images.list(name=f"{REPOSITORY}/pytorch-cpu") for t in i.tags}
+    started = time.monotonic()
+    proc = mlperf_docker(env, "run", "--variation", "_pytorch,_cpu,_llama2-70b-interactive-99", "--scenario", "Server",
+                         "--mode", "performance", "--compliance", "TEST06", "--server_target_qps", "20",
+                         "--test_query_count", "4", "--output_dir", str(out_dir))
+    print(f"interactive + TEST06 run: {time.monotonic() - started:.1f} s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {t for i in docker_client.images.list(name=f"{REPOSITORY}/pytorch-cpu") for t in i.tags} == images
+    [run_dir] = out_dir.iterdir()
+    folder = scenario_dir(run_dir, "llama2-70b-interactive-99", "Server")
+    text = summary(folder)
+    assert "ttft_latency (ns): 450000000" in text and "tpot_latency (ns): 40000000" in text, text
+    assert "limit 450 ms" in proc.stdout and "limit 40 ms" in proc.stdout  # the run table's limits
+    verify = (folder / "TEST06" / "verify_accuracy.txt").read_text()
+    assert verify.splitlines()[:3] == ["First token check pass: True", "EOS check pass: True",
+                                       "Sample length check pass: True"], verify
+    assert verify.rstrip().endswith("TEST06 verification complete")
+    logged = json.loads((folder / "TEST06" / "accuracy" / "mlperf_log_accuracy.json").read_text())
+    assert len(logged) == 4 and all(e["token_count"] > 0 and e["token_data"] for e in logged)

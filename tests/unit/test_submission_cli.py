@@ -23,6 +23,9 @@ def test_compliance_reaches_the_harness_argv(tmp_path):
     (["--mode", "both", "--compliance", "TEST05"], "expected TEST01, TEST04, TEST06"),
     (["--mode", "both", "--compliance", "TEST06"], "TEST06 checks LLM outputs"),
     (["-v", "_bert-99", "--mode", "both", "--compliance", "TEST04"], "MLPerf defines no TEST04 for bert-99"),
+    (["-v", "_pytorch,_gptj-99", "--mode", "both", "--compliance", "TEST06"], "infers gptj's token latencies"),
+    (["-v", "_pytorch,_llama2-70b-99", "--mode", "both", "--compliance", "TEST01"],
+     "MLPerf defines no TEST01 for llama2-70b-99"),
 ])
 def test_bad_compliance_is_one_line_exit_2(tmp_path, args, message):
     proc = cli("run", "--dry-run", *args, "--output_dir", tmp_path)

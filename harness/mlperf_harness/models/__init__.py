@@ -51,7 +51,8 @@ def _spec_models(path: str) -> Dict[str, dict]:
 
 
 # LoadGen keys that are not valid Python package names -> their model folder.
-_PACKAGES = {"3d-unet": "unet3d", "stable-diffusion-xl": "sdxl"}
+_PACKAGES = {"3d-unet": "unet3d", "stable-diffusion-xl": "sdxl",
+             "llama2-70b-interactive": "llama2_70b"}  # its LoadGen settings only differ
 
 
 def family_module(family: str) -> str:

@@ -1,4 +1,5 @@
-"""llama2-70b-99 / llama2-70b-99.9 (OpenOrca; LoadGen key ``llama2-70b``): the dataset
+"""llama2-70b-99 / llama2-70b-99.9 (OpenOrca; LoadGen key ``llama2-70b``; their interactive variants,
+key ``llama2-70b-interactive``, run the same code with LoadGen's stricter TTFT/TPOT): the dataset
 (dataset.py: the reference's pickled DataFrame), the ROUGE + tokens_per_sample accuracy script
 (accuracy.py), the stand-in generator (standin.py, host only) and the generation rules below.
 

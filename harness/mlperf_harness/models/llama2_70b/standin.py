@@ -13,6 +13,7 @@ as the reference counts the response's tokens).
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -23,6 +24,7 @@ from mlperf_harness.llm import standin as chain
 from mlperf_harness.models.llama2_70b.dataset import INDEX
 from mlperf_harness.standin_cli import main as standin_main, prepare, write_expected
 
+os.environ.setdefault("USE_TF", "0")  # transformers need not import the host's TensorFlow (host only)
 VERSION = 1
 MODEL_FILES = {"pytorch": "Llama-2-70b-chat-hf"}
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar "
