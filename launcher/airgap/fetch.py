@@ -59,6 +59,8 @@ def make_plan(session: Session, variations: list[Variation], models: bool = True
         backend = session.spec.backend(variation.model, variation.framework, variation.precision)
         if models and backend.artifact is not None:  # None: no verifiable real file is published
             plan.artifacts.setdefault(backend.artifact.url, backend.artifact)
+        for artifact in session.spec.models[variation.model].accuracy_artifacts if models else ():
+            plan.artifacts.setdefault(artifact.url, artifact)
         key = (variation.framework, variation.device, session.base(variation.device, variation.framework).python)
         if key not in plan.wheelhouses:
             plan.wheelhouses.append(key)
