@@ -41,7 +41,8 @@ class Expected:
     def problem(self, md5: str, sha256: str, size: int) -> str | None:
         """One phrase naming the first mismatch (expected and got), or None when the file matches."""
         if self.sha256_prefix and not sha256.startswith(self.sha256_prefix):
-            return f"sha256 mismatch (expected one starting {self.sha256_prefix}, got {sha256}; expected from images.yaml)"
+            return (f"sha256 mismatch (expected one starting {self.sha256_prefix}, got {sha256}; "
+                    "expected from images.yaml)")
         if self.sha256 and sha256 != self.sha256:
             return f"sha256 mismatch (expected {self.sha256}, got {sha256}; expected from {self.sha256_from})"
         if self.md5 and md5 != self.md5:

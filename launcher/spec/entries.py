@@ -122,7 +122,8 @@ class Artifact(_Strict):
         if not (self.sha256 or self.md5 or self.sha256_prefix):
             raise ValueError("a digest: `sha256` (or `md5` or `sha256_prefix` where that is all that is published)")
         if self.sha256_prefix and f"-{self.sha256_prefix}." not in self.name:
-            raise ValueError(f"sha256_prefix: {self.name} does not carry it (torch.hub's NAME-{self.sha256_prefix}.EXT)")
+            raise ValueError(f"sha256_prefix: {self.name} does not carry it "
+                             f"(torch.hub's NAME-{self.sha256_prefix}.EXT)")
         return self
 
 
