@@ -64,6 +64,8 @@ def make_plan(session: Session, variations: list[Variation], models: bool = True
             plan.artifacts.setdefault(backend.artifact.url, backend.artifact)
         if models and backend.hf_repo is not None:
             plan.checkpoints.setdefault(hub.lock_key(backend.hf_repo), backend.hf_repo)
+        for artifact in session.spec.models[variation.model].accuracy_artifacts if models else ():
+            plan.artifacts.setdefault(artifact.url, artifact)
         key = (variation.framework, variation.device, session.base(variation.device, variation.framework).python)
         if key not in plan.wheelhouses:
             plan.wheelhouses.append(key)

@@ -38,9 +38,13 @@ class Expected:
     sha256: str | None
     size: int | None
     sha256_from: str = "images.yaml"
+    sha256_prefix: str | None = None
 
     def problem(self, md5: str, sha256: str, size: int) -> str | None:
         """One phrase naming the first mismatch (expected and got), or None when the file matches."""
+        if self.sha256_prefix and not sha256.startswith(self.sha256_prefix):
+            return (f"sha256 mismatch (expected one starting {self.sha256_prefix}, got {sha256}; "
+                    "expected from images.yaml)")
         if self.sha256 and sha256 != self.sha256:
             return f"sha256 mismatch (expected {self.sha256}, got {sha256}; expected from {self.sha256_from})"
         if self.md5 and md5 != self.md5:
@@ -135,13 +139,16 @@ class LockFile:
             return None
         if (artifact.md5 and entry.get("md5") != artifact.md5) or (artifact.sha256 and entry.get("sha256") != artifact.sha256):
             return None
+        if artifact.sha256_prefix and not str(entry.get("sha256", "")).startswith(artifact.sha256_prefix):
+            return None
         return entry
 
     def expected(self, artifact: Artifact) -> Expected:
         entry = self.entry(artifact) or {}
         sha256 = artifact.sha256 or entry.get("sha256")
         source = "images.yaml" if artifact.sha256 else str(self.path)
-        return Expected(md5=artifact.md5, sha256=sha256, size=artifact.size or entry.get("size"), sha256_from=source)
+        return Expected(md5=artifact.md5, sha256=sha256, size=artifact.size or entry.get("size"), sha256_from=source,
+                        sha256_prefix=artifact.sha256_prefix)
 
     def needs_record(self, artifact: Artifact) -> bool:
         entry = self.entry(artifact)

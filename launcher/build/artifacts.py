@@ -50,5 +50,6 @@ def sha256_file(path: Path) -> str:
 
 def artifact_path(artifact: Artifact, cache: Path) -> Path:
     """The content-addressed cache path of a real artifact: artifacts/<algo>-<digest>/<name>."""
-    algo, digest = ("sha256", artifact.sha256) if artifact.sha256 else ("md5", artifact.md5)
+    algo, digest = (("sha256", artifact.sha256) if artifact.sha256 else ("md5", artifact.md5) if artifact.md5
+                    else ("sha256", artifact.sha256_prefix))
     return cache / "artifacts" / f"{algo}-{digest}" / artifact.name

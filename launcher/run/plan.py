@@ -144,6 +144,16 @@ def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) ->
         raise UsageError(str(exc)) from None
 
 
+def _check_standin_scoring(variation: Variation, options: RunOptions) -> None:
+    """--model DIR in accuracy mode on a stand-in image whose scorer uses the stand-in's own models."""
+    from mlperf_harness.models import get_model
+
+    reason = get_model(variation.model).code.standin_scorer
+    if reason and options.custom_model is not None and options.standin and "accuracy" in options.benchmark.modes:
+        raise UsageError(f"--model {options.custom_model} in accuracy mode: {reason}; use --real (the image with "
+                         f"the real encoders), or --mode performance")
+
+
 def _generative(model: str) -> bool:
     """A generative model (its harness code runs a Hugging Face checkpoint folder)."""
     from mlperf_harness.models import get_model
@@ -187,6 +197,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
                          f"give your copy with {flag} DIR")
     _check_audit_tests(spec, variation, options)
+    _check_standin_scoring(variation, options)
     backend = spec.backend(variation.model, variation.framework, variation.precision)
     mounts = []
     generative = _generative(variation.model)

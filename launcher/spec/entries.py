@@ -112,12 +112,18 @@ class Artifact(_Strict):
     url: str = Field(pattern=r"^(https?|file)://")
     sha256: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     md5: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    # torch.hub's convention (load_state_dict_from_url's check_hash, open_clip's download check): the file
+    # name ends in `-<the first hex digits of its sha256>.<ext>`, the only digest its publisher gives.
+    sha256_prefix: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{8,63}$")
     size: Optional[int] = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _digest(self) -> "Artifact":
-        if not (self.sha256 or self.md5):
-            raise ValueError("a digest: `sha256` (or `md5` where that is all that is published)")
+        if not (self.sha256 or self.md5 or self.sha256_prefix):
+            raise ValueError("a digest: `sha256` (or `md5` or `sha256_prefix` where that is all that is published)")
+        if self.sha256_prefix and f"-{self.sha256_prefix}." not in self.name:
+            raise ValueError(f"sha256_prefix: {self.name} does not carry it "
+                             f"(torch.hub's NAME-{self.sha256_prefix}.EXT)")
         return self
 
 
@@ -198,6 +204,9 @@ class Model(_Strict):
     # Names of pins above published as source only (no wheel): pure-Python packages the wheelhouse builds
     # into a wheel on the host (`pip wheel --no-deps`), so image builds still install wheels only.
     source_builds: list[str] = []
+    # The models its accuracy script scores with (sdxl: CLIP and FID encoders), never downloaded at run time:
+    # `mlperf-docker fetch` fetches and verifies them with the model's real artifacts.
+    accuracy_artifacts: list[Artifact] = []
     # The scenarios the reference runs this model in; empty: all four.
     scenarios: list[Literal["Offline", "Server", "SingleStream", "MultiStream"]] = []
     backends: dict[str, Backend] = {}

@@ -56,6 +56,9 @@ class ModelCode:
     # "module:function" (spec, model, guarded) -> None: one LoadGen test of a model that runs a checkpoint
     # folder through its own pipeline instead of a backend (sdxl's diffusers pipeline).
     runner: Optional[str] = None
+    # Why a stand-in image cannot score a user's --model in accuracy mode (its scorer's own models are the
+    # stand-in's: sdxl's CLIP and FID encoders); None: the score does not depend on the image's files.
+    standin_scorer: Optional[str] = None
 
     @property
     def folder_model(self) -> bool:

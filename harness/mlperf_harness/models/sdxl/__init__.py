@@ -19,5 +19,7 @@ CODE = ModelCode(
     dataset_class="mlperf_harness.models.sdxl.dataset:CocoCaptions",
     accuracy="mlperf_harness.models.sdxl.accuracy",
     runner="mlperf_harness.models.sdxl.run:run_test",
+    standin_scorer="the stand-in image scores CLIP and FID with its tiny stand-in encoders, which would give "
+                   "a meaningless CLIP_SCORE and FID_SCORE for a real checkpoint",
     dataset_args={"statistics": ("path", "the FID reference statistics (.npz with mu, sigma; default: "
                                  "val2014.npz in the dataset folder)")})
