@@ -159,7 +159,7 @@ class SystemUnderTest:
         """The fast callback (ConstructFastSUT): ids and indices, two lists of ints."""
         try:
             if self.pool is not None:
-                self.pool.submit(Samples(ids, indices) if len(ids) > 1 else [(ids[0], indices[0])])
+                self.pool.submit([(ids[0], indices[0])] if len(ids) == 1 else Samples(ids, indices))
             elif len(ids) == 1 and self._lean:
                 self._run_one(ids[0], indices[0])
             else:
