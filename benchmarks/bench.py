@@ -8,6 +8,11 @@ backend object:
   postprocess it, back to back, no LoadGen;
 - harness Offline: LoadGen's Offline test on the harness's SUT (worker pool,
   one QuerySamplesComplete per batch), LoadGen's "Samples per second";
+- the process CPU time of each (``last_cpu_s``): raw from its first gather to
+  its last postprocess, harness from the SUT's issue to its last completion
+  (every thread: worker, completer, LoadGen's), so their ratio is the
+  harness's extra work per sample whatever share of the CPUs the process got
+  (on a shared host the samples/s ratio moves with the others' load);
 - raw SingleStream: LoadGen's SingleStream p90 (same settings) on a bare SUT
   that runs the one-sample backend call and completes an empty response, so
   the difference is the harness's own cost (LoadGen's dispatch is in both);
@@ -140,6 +145,7 @@ class Case:
             self._infer(self.backend, self.qsl.gather([i % self.count for i in range(size)]))
         self.requested_batch = self.batch
         self.batch_latency_ms: Dict[int, float] = {}
+        self.last_cpu_s: Optional[float] = None
 
     def pick_batch(self, share: float = BATCH_LATENCY_SHARE) -> int:
         """Set ``batch`` to the largest power of two up to the requested batch whose median
@@ -217,14 +223,17 @@ class Case:
         return self._on_a_thread(lambda: self._raw_offline(n_samples, self.peer))
 
     def _raw_offline(self, n_samples: int, backend=None) -> float:
-        """samples/s: gather + run + postprocess per batch, back to back."""
+        """samples/s: gather + run + postprocess per batch, back to back (``last_cpu_s``: the
+        process CPU time it took)."""
         order = self._rng.integers(0, self.count, n_samples).tolist()
         post, infer, backend, gather = self._post, self._infer, backend or self.backend, self.qsl.gather
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         for first in range(0, n_samples, self.batch):
             indices = order[first:first + self.batch]
             post(infer(backend, gather(indices)), indices)
-        return n_samples / (time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        self.last_cpu_s = time.process_time() - cpu
+        return n_samples / wall
 
     def _raw_singlestream_p90_ms(self, queries: int) -> float:
         order = self._rng.integers(0, self.count, queries).tolist()
@@ -272,6 +281,7 @@ class Case:
             log.log_output.copy_summary_to_stdout = False
             log.enable_trace = False
             if sut is not None:
+                self._time_cpu(sut, queries if scenario == "Offline" else 0)
                 sut_handle = sut.construct()
             # Samples stay loaded between tests: unloading is a no-op here.
             qsl_handle = lg.ConstructQSL(self.count, self.count, self.qsl.load_samples,
@@ -287,6 +297,28 @@ class Case:
                     lg.DestroyFastSUT(sut_handle)
                 lg.DestroyQSL(qsl_handle)
             return results.read_summary(Path(out) / results.SUMMARY).raw
+
+    def _time_cpu(self, sut, total: int) -> None:
+        """Set ``last_cpu_s`` to the process CPU time from ``sut``'s issue to its completing
+        ``total`` samples (0: not timed). Adds one Python call per batch to the SUT."""
+        self.last_cpu_s = None
+        if not total:
+            return
+        # _finish: the SUT's one way to complete a batch (complete() before it had one)
+        name = "_finish" if hasattr(sut, "_finish") else "complete"
+        issue, finish, start = sut.issue, getattr(sut, name), [0.0]
+
+        def timed_issue(ids, indices):
+            start[0] = time.process_time()
+            issue(ids, indices)
+
+        def timed_finish(*args):
+            finish(*args)
+            if sut.completed >= total:
+                self.last_cpu_s = time.process_time() - start[0]
+
+        sut.issue = timed_issue
+        setattr(sut, name, timed_finish)
 
     def harness_offline(self, n_samples: int, prefetch: bool = False) -> float:
         summary = self.loadgen("Offline", n_samples, prefetch=prefetch)

@@ -11,6 +11,9 @@ stand-in for it), in one process (see bench.py):
 
 - Offline harness/raw: LoadGen Offline on the harness's SUT over the raw
   backend with the same data movement (same batches, same QSL gather);
+- Offline CPU raw/harness: the process CPU time per sample of the raw loop
+  over the harness's (issue to last completion, every thread): 1.0 = no extra
+  work per sample; unlike samples/s it does not move with the host's load;
 - SingleStream p90 overhead: harness p90 - raw p90, in ms, both LoadGen
   SingleStream tests with the same settings, raw on a bare SUT (the one-sample
   call, an empty response): the harness's own cost per query (the JSON also
@@ -126,10 +129,18 @@ def measure(case: "bench.Case", args) -> dict:
     n_off = max(int(rate), min(args.offline_samples, int(rate * 10)))
     n_off = max(case.batch, n_off - n_off % case.batch)
     n_ss = max(16, min(n_ss, int(10 / max(case.bare_call_p90_ms(4) / 1e3, 1e-6))))
-    offline, single, bare, peer = [], [], [], []
+    offline, offline_cpu, single, bare, peer, load = [], [], [], [], [], []
+
+    def with_cpu(measure):
+        return lambda: (measure(), case.last_cpu_s)
+
     for n in range(args.rounds):  # alternate which goes first: drift cancels out
-        offline.append(pair(lambda: case.raw_offline(n_off),
-                            lambda: case.harness_offline(n_off, prefetch=pf), n % 2 == 0))
+        load.append(round(os.getloadavg()[0], 2))
+        (raw, raw_cpu), (harness, harness_cpu) = pair(
+            with_cpu(lambda: case.raw_offline(n_off)),
+            with_cpu(lambda: case.harness_offline(n_off, prefetch=pf)), n % 2 == 0)
+        offline.append((raw, harness))
+        offline_cpu.append((raw_cpu, harness_cpu))
         if case.peer is not None:
             peer.append(case.peer_offline(n_off))
         single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
@@ -150,11 +161,14 @@ def measure(case: "bench.Case", args) -> dict:
         "latency_bound_ms": case.latency_bound_ms, "cpus": os.cpu_count(), "prefetch": pf,
         "offline_samples": n_off,
         "offline_pairs_samples_per_s": offline,
+        "offline_pairs_cpu_s": offline_cpu,
+        "load_average_1min": load,
         "singlestream_pairs_p90_ms": single,
         "bare_call_p90_ms": bare,
         "server_searches": server,
         "offline_harness_samples_per_s": summary([h for _, h in offline]),
         "offline_harness_over_raw": summary([h / r for r, h in offline]),
+        "offline_cpu_raw_over_harness": summary([r / h for r, h in offline_cpu if r and h]),
         "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
         "singlestream_p90_over_bare_call_ms": summary([h - b for (_, h), b in zip(single, bare)]),
         **{f"server_peak_over_offline{'' if k == 'default' else '_' + k}": summary(
@@ -170,10 +184,12 @@ def _cell(figure, digits=3) -> str:
 
 
 def table(rows) -> str:
-    head = ("model", "backend", "batch", "Offline harness/raw", "SS p90 overhead ms",
+    head = ("model", "backend", "batch", "Offline harness/raw", "Offline CPU raw/harness",
+            "SS p90 overhead ms",
             "Server peak/Offline", "same, timeout 0", "Offline x onnxruntime")
     lines = [head] + [(r["model"], r["backend"], str(r["batch_size"]),
                        _cell(r["offline_harness_over_raw"]),
+                       _cell(r["offline_cpu_raw_over_harness"]),
                        _cell(r["singlestream_p90_overhead_ms"], 4),
                        _cell(r["server_peak_over_offline"]),
                        _cell(r["server_peak_over_offline_timeout_0"]),
@@ -181,7 +197,10 @@ def table(rows) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(out) + "\n(median [min, max] over the rounds)"
+    loads = [x for r in rows for x in r["load_average_1min"]]
+    return "\n".join(out) + (f"\n(median [min, max] over the rounds; 1-min load average "
+                             f"{min(loads, default=0):.2f}-{max(loads, default=0):.2f}, "
+                             f"{os.cpu_count()} CPUs)")
 
 
 def versus_onnxruntime(rows) -> None:

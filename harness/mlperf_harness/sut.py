@@ -25,7 +25,9 @@ responses differ in size (retinanet's detections), one array per sample from
 sliding window). The result arrays back the response pointers and are kept
 alive until QuerySamplesComplete returns. Per sample, the SUT does as little
 Python as it can: LoadGen hands it (id, index) lists (ConstructFastSUT: no
-QuerySample objects), and with LoadGen's own QuerySamplesComplete (which
+QuerySample objects), a query of more than one sample is queued as those two
+lists (:class:`Samples`: an Offline query of 10^4 samples is sliced into
+batches, never made into pairs), and with LoadGen's own QuerySamplesComplete (which
 copies the responses) each thread reuses its QuerySampleResponse objects,
 setting only id and data (building 32 of them costs ~40 us, 5% of a bert
 batch). Any failure calls ``on_error``
@@ -60,6 +62,33 @@ def server_batch_timeout_s(latency_bound_ns: int, override_ms: Optional[float] =
     if override_ms is not None:
         return max(0.0, float(override_ms)) / 1e3
     return BATCH_TIMEOUT_FRACTION * max(0, int(latency_bound_ns)) / 1e9
+
+
+class Samples:
+    """(id, index) pairs held as two lists; a slice is two list slices."""
+
+    __slots__ = ("ids", "indices")
+
+    def __init__(self, ids: Sequence[int], indices: Sequence[int]) -> None:
+        self.ids, self.indices = ids, indices
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return Samples(self.ids[key], self.indices[key])
+        return self.ids[key], self.indices[key]
+
+    def __iter__(self):
+        return zip(self.ids, self.indices)
+
+
+def split(samples) -> tuple:
+    """(ids, indices) of a :class:`Samples` or of a sequence of (id, index) pairs."""
+    if isinstance(samples, Samples):
+        return samples.ids, samples.indices
+    return [s[0] for s in samples], [s[1] for s in samples]
 
 
 class SystemUnderTest:
@@ -130,7 +159,7 @@ class SystemUnderTest:
         """The fast callback (ConstructFastSUT): ids and indices, two lists of ints."""
         try:
             if self.pool is not None:
-                self.pool.submit(list(zip(ids, indices)))
+                self.pool.submit([(ids[0], indices[0])] if len(ids) == 1 else Samples(ids, indices))
             elif len(ids) == 1 and self._lean:
                 self._run_one(ids[0], indices[0])
             else:
@@ -149,7 +178,7 @@ class SystemUnderTest:
         self._execute(samples, self.qsl.gather([s[1] for s in samples]))
 
     def _prepare(self, samples: Sequence, slot: int):
-        return self.qsl.gather([s[1] for s in samples], slot=slot)
+        return self.qsl.gather(split(samples)[1], slot=slot)
 
     def _run_one(self, sample_id: int, index: int) -> None:
         """SingleStream's path: one sample, inline on LoadGen's thread (nothing else
@@ -168,17 +197,18 @@ class SystemUnderTest:
         self.largest_batch = 1
 
     def _execute(self, samples: Sequence, batch=None) -> None:
+        ids, indices = split(samples)
         if batch is None:
-            batch = self.qsl.gather([s[1] for s in samples])
+            batch = self.qsl.gather(indices)
         outputs = self.infer(self.backend, batch)
         if self.responses is not None:
-            results = self.responses(outputs, [s[1] for s in samples])
+            results = self.responses(outputs, indices)
         else:
             results = self.postprocess(outputs)
         if self._completer is not None:
-            self._completer.put((samples, results))
+            self._completer.put((ids, results))
         else:
-            self.complete(samples, results)
+            self._finish(ids, results)
         with self._stats:
             self.batches += 1
             if len(samples) > self.largest_batch:
@@ -201,15 +231,18 @@ class SystemUnderTest:
         return responses
 
     def complete(self, samples: Sequence, results) -> None:
-        """``samples``: (id, index) pairs; ``results``: one array [N, ...] (equal sizes),
-        or a list of N arrays (any sizes)."""
-        count = len(samples)
+        """``samples``: (id, index) pairs (or :class:`Samples`); ``results``: one array
+        [N, ...] (equal sizes), or a list of N arrays (any sizes)."""
+        self._finish(split(samples)[0], results)
+
+    def _finish(self, ids: Sequence[int], results) -> None:
+        """Hand LoadGen the responses of the samples ``ids`` (see :meth:`complete`)."""
+        count = len(ids)
         if isinstance(results, (list, tuple)):
             arrays = [np.ascontiguousarray(r) for r in results]
             if len(arrays) != count:
                 raise RuntimeError(f"backend returned {len(arrays)} results for a batch of {count}")
-            responses = [self._response(s[0], a.ctypes.data, a.nbytes)
-                         for s, a in zip(samples, arrays)]
+            responses = [self._response(i, a.ctypes.data, a.nbytes) for i, a in zip(ids, arrays)]
         else:
             results = np.ascontiguousarray(results)
             if results.shape[0] != count:
@@ -219,12 +252,11 @@ class SystemUnderTest:
             address = results.ctypes.data
             if self._reuse:
                 responses = self._reusable(size, count)[:count]
-                for response, sample in zip(responses, samples):
-                    response.id, response.data = sample[0], address
+                for response, sample_id in zip(responses, ids):
+                    response.id, response.data = sample_id, address
                     address += size
             else:
-                responses = [self._response(s[0], address + n * size, size)
-                             for n, s in enumerate(samples)]
+                responses = [self._response(i, address + n * size, size) for n, i in enumerate(ids)]
         self._complete_fn(responses)  # copies the bytes; the arrays live until here
         with self._stats:
             self.completed += count
@@ -244,7 +276,7 @@ class SystemUnderTest:
                 return
             try:
                 if not failed:
-                    self.complete(*item)
+                    self._finish(*item)
             except BaseException as exc:  # never leave a query uncompleted silently
                 failed = True
                 self.on_error(f"inference failed: {describe(exc)}")

@@ -22,6 +22,11 @@ once the budget left is less than a batch's compute, it does not wait at all.
 Until a batch has been timed, ``timeout`` holds. Offline submits its one big
 query and gets ``max_batch`` chunks.
 
+The pool keeps each submitted sequence as it is (the caller must not change it)
+and forms a batch by slicing it: a batch within one submit is one slice (an
+Offline query of 10^4 samples costs no per-sample Python to queue or split),
+one across submits (Server: one sample each) a list of their items.
+
 With ``prepare`` (the SUT's batch gathering), one thread forms and gathers
 the next batch into a free buffer while the workers run the current one; a
 batch is gathered early only when no gathered batch is waiting for a worker,
@@ -65,8 +70,8 @@ class WorkerPool:
         self.per_sample: Optional[float] = None  # measured compute seconds per sample (average)
         lock = threading.Lock()
         self._work = threading.Condition(lock)  # waiting samples changed
-        self._pending: deque = deque()  # samples, oldest first
-        self._arrivals: deque = deque()  # [arrival time, samples left] per submit
+        self._pending: deque = deque()  # [arrival time, samples, first not taken] per submit
+        self._waiting = 0  # samples submitted and not taken
         self._stopping = False
         workers = max(1, workers)
         self._workers = workers
@@ -90,26 +95,41 @@ class WorkerPool:
             return
         now = self._clock()
         with self._work:
-            was_empty = not self._pending
-            self._pending.extend(samples)
-            self._arrivals.append([now, len(samples)])
+            was_empty = not self._waiting
+            self._pending.append([now, samples, 0])
+            self._waiting += len(samples)
             # Wake a taker only when it has something new to decide: the first
             # waiting sample (it starts the clock) or a full batch.
-            if was_empty or len(self._pending) >= self.max_batch:
+            if was_empty or self._waiting >= self.max_batch:
                 self._work.notify()
 
     # Forming batches (called with the lock held) ---------------------------
-    def _pop(self, count: int) -> List:
-        pending, arrivals = self._pending, self._arrivals
-        batch = [pending.popleft() for _ in range(count)]
-        while count:
-            head = arrivals[0]
-            if head[1] <= count:
-                count -= head[1]
-                arrivals.popleft()
+    def _pop(self, count: int) -> Sequence:
+        """The oldest ``count`` waiting samples: a slice of one submit where they fit in it."""
+        pending = self._pending
+        self._waiting -= count
+        head = pending[0]
+        _, items, first = head
+        end = first + count
+        if end <= len(items):
+            if end == len(items):
+                pending.popleft()
+                if not first:
+                    return items
             else:
-                head[1] -= count
-                count = 0
+                head[2] = end
+            return items[first:end]
+        batch: List = []
+        while count:
+            head = pending[0]
+            _, items, first = head
+            take = min(count, len(items) - first)
+            batch.extend(items if take == len(items) else items[first:first + take])
+            count -= take
+            if first + take == len(items):
+                pending.popleft()
+            else:
+                head[2] = first + take
         return batch
 
     def _take(self, gated: bool = False) -> Optional[List]:
@@ -117,7 +137,7 @@ class WorkerPool:
         gathered batch still waits for a worker, only a full batch is taken."""
         with self._work:
             while True:
-                waiting = len(self._pending)
+                waiting = self._waiting
                 if waiting >= self.max_batch or (waiting and self._stopping):
                     break
                 if not waiting:
@@ -128,12 +148,12 @@ class WorkerPool:
                 if gated and self._ready:
                     self._work.wait()
                     continue
-                left = self._arrivals[0][0] + self.wait_limit() - self._clock()
+                left = self._pending[0][0] + self.wait_limit() - self._clock()
                 if left <= 0:
                     break
                 self._work.wait(left)
             batch = self._pop(min(waiting, self.max_batch))
-            if self._pending:
+            if self._waiting:
                 self._work.notify()  # more for another taker
             return batch
 

@@ -76,6 +76,28 @@ def test_a_timeout_of_zero_runs_whatever_is_waiting():
     pool.close()
 
 
+def test_a_big_submit_is_cut_into_slices_of_itself():
+    """An Offline query (10^4 samples) costs no per-sample Python to queue or to split:
+    each batch is a slice of the submitted sequence (a range stays a range), and a batch
+    spanning submits is a list of their items."""
+    got = []
+    pool = WorkerPool(got.append, max_batch=4, timeout=0.0)
+    pool.submit(range(10))
+    pool.close()
+    assert got == [range(0, 4), range(4, 8), range(8, 10)]
+    handler = Recorder(hold_first=True)
+    pool = WorkerPool(handler, max_batch=4, timeout=0.0)
+    pool.submit(["a"])
+    assert handler.started.wait(WAIT)
+    pool.submit(range(3))
+    pool.submit(["b", "c"])  # waiting: 0, 1, 2, b, c
+    batches = []
+    pool.handler = lambda batch: batches.append(batch)
+    handler.release.set()
+    pool.close()
+    assert batches == [[0, 1, 2, "b"], ["c"]]
+
+
 def test_the_oldest_sample_sets_the_deadline_with_a_fake_clock():
     """The pool reads time only through ``clock``: frozen here, and moved by hand. Had
     the newest sample set the deadline, the batch would wait for a time that never comes."""
