@@ -136,7 +136,8 @@ class AccuracyVerdict:
         return f"TEST01: verifying accuracy in performance mode\n{body}{PASS if self.passed else FAIL}\n"
 
 
-def _load_entries(path: Path) -> List[dict]:
+def load_entries(path: Path) -> List[dict]:
+    """An mlperf_log_accuracy.json's entries ({qsl_idx, data, ...}), or one HarnessError line."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -161,7 +162,7 @@ def verify_accuracy(reference_log: Path, test_log: Path, dtype: str = "byte") ->
     """Compare the compliance run's logged responses with the accuracy run's, by qsl_idx."""
     verdict = AccuracyVerdict()
     reference: Dict[int, str] = {}
-    entries = _load_entries(reference_log)
+    entries = load_entries(reference_log)
     verdict.reference_entries = len(entries)
     for entry in entries:
         idx, data = entry["qsl_idx"], entry["data"]
@@ -170,7 +171,7 @@ def verify_accuracy(reference_log: Path, test_log: Path, dtype: str = "byte") ->
             verdict.reference_mismatches += reference[idx] != data
         else:
             reference[idx] = data
-    tests = _load_entries(test_log)
+    tests = load_entries(test_log)
     verdict.test_entries = len(tests)
     for entry in tests:
         idx, data = entry["qsl_idx"], entry["data"]
@@ -188,8 +189,8 @@ def verify_accuracy(reference_log: Path, test_log: Path, dtype: str = "byte") ->
 def baseline_entries(reference_log: Path, test_log: Path) -> List[dict]:
     """The accuracy run's entries for the qsl_idx the compliance run logged (the official
     create_accuracy_baseline step), for an apples-to-apples accuracy comparison."""
-    wanted = {e["qsl_idx"] for e in _load_entries(test_log)}
-    return [e for e in _load_entries(reference_log) if e["qsl_idx"] in wanted]
+    wanted = {e["qsl_idx"] for e in load_entries(test_log)}
+    return [e for e in load_entries(reference_log) if e["qsl_idx"] in wanted]
 
 
 # ---- performance: TEST01 (within the margin) and TEST04 (not faster) ------------------------

@@ -52,6 +52,18 @@ def accuracy_values(path: Path) -> dict:
     return ast.literal_eval(line)
 
 
+LLAMA2_IMAGE = f"{REPOSITORY}/pytorch-cpu:llama2-70b-99-fp32-standin"
+
+
+def assert_not_in_image(docker_client, tag: str, secret: str) -> None:
+    """`secret` is in none of the image's history, labels, environment or files (grepped in a container)."""
+    image = docker_client.images.get(tag)
+    assert secret not in json.dumps(image.history()) + json.dumps(image.attrs)
+    found = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "grep", tag,
+                            "-rl", secret, "/opt", "/tmp", "/etc"], capture_output=True, text=True)
+    assert found.returncode == 1 and not found.stdout, found.stdout + found.stderr
+
+
 def summary(path: Path) -> str:
     return (path / "performance" / "run_1" / "mlperf_log_summary.txt").read_text()
 
@@ -97,12 +109,7 @@ def test_llama2_offline_and_server_and_no_token_leak(cli_env, cache_dir, tmp_pat
     assert "first tokens streamed" in proc.stdout + proc.stderr
     assert "TTFT p99" in proc.stdout  # the run table's token latencies and their limits
     # The gated-weights token: not in the image's history, labels, environment or files, nor the run's output.
-    tag = f"{REPOSITORY}/pytorch-cpu:llama2-70b-99-fp32-standin"
-    image = docker_client.images.get(tag)
-    assert FAKE_TOKEN not in json.dumps(image.history()) + json.dumps(image.attrs)
-    found = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "grep", tag,
-                            "-rl", FAKE_TOKEN, "/opt", "/tmp", "/etc"], capture_output=True, text=True)
-    assert found.returncode == 1 and not found.stdout, found.stdout + found.stderr
+    assert_not_in_image(docker_client, LLAMA2_IMAGE, FAKE_TOKEN)
     assert FAKE_TOKEN not in proc.stdout + proc.stderr
     assert not [p for p in run_dir.rglob("*") if p.is_file() and FAKE_TOKEN in p.read_text(errors="replace")]
     check_interactive_and_test06(env, tmp_path / "i", docker_client)

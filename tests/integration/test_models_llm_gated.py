@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 
 import pytest
 from fake_hub import FakeHub
-from integration_support import REPOSITORY, mlperf_docker
-from test_models_llm import accuracy_values, scenario_dir, standin_expected
+from integration_support import mlperf_docker
+from test_models_llm import LLAMA2_IMAGE, accuracy_values, assert_not_in_image, scenario_dir, standin_expected
 
 from launcher.spec.model import DEFAULT_SPEC
 
@@ -63,12 +62,7 @@ def test_fetch_with_token_then_run_real_on_the_fetched_checkpoint(cli_env, cache
     folder = scenario_dir(run_dir, "llama2-70b-99", "Offline")
     assert accuracy_values(folder) == eval_line(standin_expected(cache_dir, "llama2-70b")["line"])
     # The token: not in the image's history, labels or files; not in the run folder, cache, lock or output.
-    tag = f"{REPOSITORY}/pytorch-cpu:llama2-70b-99-fp32-standin"
-    image = docker_client.images.get(tag)
-    assert TOKEN not in json.dumps(image.history()) + json.dumps(image.attrs)
-    found = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "grep", tag,
-                            "-rl", TOKEN, "/opt", "/tmp", "/etc"], capture_output=True, text=True)
-    assert found.returncode == 1 and not found.stdout, found.stdout + found.stderr
+    assert_not_in_image(docker_client, LLAMA2_IMAGE, TOKEN)
     outputs = "".join(p.stdout + p.stderr for p in (built, fetched, run))
     assert TOKEN not in outputs
     written = [p for root in (run_dir, cache_dir / "checkpoints", cache_dir / "logs", cache_dir / "locks")

@@ -7,6 +7,7 @@ name) are declared and fetched verified, from a loopback server here."""
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 
 import pytest
 import yaml
@@ -96,13 +97,19 @@ def test_the_declared_encoders_are_the_references():
         Artifact(name="pt_inception.pth", url="https://x/pt_inception.pth", sha256_prefix="6726825d")
 
 
-def test_encoders_fetched_verified_and_the_prefix_artifact_recorded(tmp_path, no_wheels):
-    payload, name = inception_bytes(prefix_ok=True)
+@contextmanager
+def serving_encoders(tmp_path, payload: bytes, name: str):
+    """A loopback server holding both encoders, and a session whose spec names it: (server, spec path, session)."""
     with LoopbackServer() as server:
         server.files["/clip/ViT-B-32.pt"] = CLIP_BYTES
         server.files[f"/fid/{name}"] = payload
         spec_path = sdxl_spec(tmp_path / "spec", server, hashlib.sha256(CLIP_BYTES).hexdigest(), name)
-        session = session_for(spec_path, tmp_path / "cache")
+        yield server, spec_path, session_for(spec_path, tmp_path / "cache")
+
+
+def test_encoders_fetched_verified_and_the_prefix_artifact_recorded(tmp_path, no_wheels):
+    payload, name = inception_bytes(prefix_ok=True)
+    with serving_encoders(tmp_path, payload, name) as (server, spec_path, session):
         report = fetch_sdxl(session)
         assert sorted(o.name for o in report.downloaded if o.kind == "artifact") == sorted(["ViT-B-32.pt", name])
         inception = session.spec.models["sdxl"].accuracy_artifacts[1]
@@ -116,11 +123,7 @@ def test_encoders_fetched_verified_and_the_prefix_artifact_recorded(tmp_path, no
 
 def test_a_file_whose_sha256_does_not_start_with_the_names_prefix_is_refused(tmp_path, no_wheels):
     payload, name = inception_bytes(prefix_ok=False)
-    with LoopbackServer() as server:
-        server.files["/clip/ViT-B-32.pt"] = CLIP_BYTES
-        server.files[f"/fid/{name}"] = payload
-        spec_path = sdxl_spec(tmp_path / "spec", server, hashlib.sha256(CLIP_BYTES).hexdigest(), name)
-        session = session_for(spec_path, tmp_path / "cache")
+    with serving_encoders(tmp_path, payload, name) as (server, spec_path, session):
         with pytest.raises(fetch.FetchError, match=rf"{name}: sha256 mismatch \(expected one starting "
                                                    rf"{name[24:32]}, got {hashlib.sha256(payload).hexdigest()}"):
             fetch_sdxl(session)

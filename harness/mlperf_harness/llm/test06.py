@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from mlperf_harness.errors import HarnessError
 
 # compliance/TEST06/audit.config (mode 2 = performance; equal-issue mode off)
 AUDIT_LINES = ("*.*.mode = 2", "*.*.accuracy_log_rng_seed = 720381539243781796",
@@ -71,12 +70,9 @@ def _tokens(hex_text: str, dtype) -> "object":
 
 def verify(log_path: Path, scenario: str, dtype: str, eos: int = DEFAULT_EOS) -> Verdict:
     """The three checks over a TEST06 run's mlperf_log_accuracy.json."""
-    try:
-        entries = json.loads(Path(log_path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(f"{log_path} not found (LoadGen logged no TEST06 responses)") from None
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"{log_path}: not a readable accuracy log ({exc})") from None
+    from mlperf_harness.compliance import load_entries
+
+    entries = load_entries(Path(log_path))
     verdict = Verdict(samples=len(entries), first_token=None if scenario == "Offline" else True)
     if not entries:
         verdict.problems.append("no responses logged")
