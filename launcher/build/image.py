@@ -56,6 +56,13 @@ def build_args(settings: Settings, key: ImageKey) -> dict[str, str]:
     return args
 
 
+def require_real_artifact(spec, model: str, framework: str, precision: str) -> None:
+    """A real image bakes the model's published, verifiable file: refused (with the spec's reason) without one."""
+    backend = spec.backend(model, framework, precision)
+    if backend.artifact is None:
+        raise UsageError(f"no real {model} model for {framework}: {backend.real_refuse}")
+
+
 def prepare(session: Session, variation: Variation, standin: bool = True, no_cache: bool = False) -> BuildRequest:
     """Everything a build needs, staged: wheels, model, dataset and harness in a fresh context folder."""
     spec = session.spec
@@ -67,8 +74,8 @@ def prepare(session: Session, variation: Variation, standin: bool = True, no_cac
     model = spec.models[key.model]
     backend = spec.backend(key.model, key.framework, key.precision)
     assert model.dataset is not None
-    if not standin and backend.artifact is None:  # refused before anything is fetched or written
-        raise UsageError(f"no real {key.model} model for {key.framework}: {backend.real_refuse}")
+    if not standin:  # refused before anything is fetched or written
+        require_real_artifact(spec, key.model, key.framework, key.precision)
     base = session.base(key.device, key.framework)
     wheels = wheelhouse.ensure(spec, key.framework, key.device, session.cache, session.settings.config.find_links,
                                offline=offline, log=session.say, python=base.python,

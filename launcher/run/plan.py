@@ -16,6 +16,7 @@ from pathlib import Path
 from mlperf_harness.contract import (CUSTOM_MODEL_DIR, DATASET_DIR, MODEL_DIR, RESULTS_MOUNT, USER_DATASET_MOUNT,
                                      BenchmarkSettings)
 
+from launcher.build.image import require_real_artifact
 from launcher.engine.base import ContainerEngine
 from launcher.errors import UsageError
 from launcher.run import hostcheck, owned
@@ -144,14 +145,16 @@ def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) ->
         raise UsageError(str(exc)) from None
 
 
-def _check_standin_scoring(variation: Variation, options: RunOptions) -> None:
+def _check_standin_scoring(spec, variation: Variation, options: RunOptions) -> None:
     """--model DIR in accuracy mode on a stand-in image whose scorer uses the stand-in's own models."""
     from mlperf_harness.models import get_model
 
     reason = get_model(variation.model).code.standin_scorer
     if reason and options.custom_model is not None and options.standin and "accuracy" in options.benchmark.modes:
-        raise UsageError(f"--model {options.custom_model} in accuracy mode: {reason}; use --real (the image with "
-                         f"the real encoders), or --mode performance")
+        real = spec.backend(variation.model, variation.framework, variation.precision).artifact is not None
+        hint = ("use --real (the image with the real encoders), or --mode performance" if real else
+                "run it with --mode performance (no image bakes the real encoders yet)")
+        raise UsageError(f"--model {options.custom_model} in accuracy mode: {reason}; {hint}")
 
 
 def _generative(model: str) -> bool:
@@ -197,13 +200,15 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
                          f"give your copy with {flag} DIR")
     _check_audit_tests(spec, variation, options)
-    _check_standin_scoring(variation, options)
+    _check_standin_scoring(spec, variation, options)
     backend = spec.backend(variation.model, variation.framework, variation.precision)
     mounts = []
     generative = _generative(variation.model)
     # A Hugging Face checkpoint (llama2) is never baked: --real runs the model's image with the folder
     # `fetch` verified mounted read-only (or the user's --model DIR).
     baked = options.standin or backend.hf_repo is None
+    if not options.standin and baked:  # a real image to build: as `build --real` refuses it, so does --dry-run
+        require_real_artifact(spec, variation.model, variation.framework, variation.precision)
     if (model := hostcheck.model_file(options.custom_model, CUSTOM_MODEL_DIR, generative)) is not None:
         mounts.append(Mount(str(model.source), model.target, read_only=True))  # the file, never its folder
         model_path = model.target

@@ -39,11 +39,19 @@ def test_standin_image_refuses_a_users_checkpoint_in_accuracy_mode(session, tmp_
     checkpoint.mkdir()
     (checkpoint / "model_index.json").write_text("{}")
     variation = parse_variation(VARIATION, session.spec)
-    with pytest.raises(UsageError, match=r"accuracy mode: the stand-in image scores CLIP and FID .*use --real"):
+    with pytest.raises(UsageError, match=r"accuracy mode: the stand-in image scores CLIP and FID .*"
+                                         r"run it with --mode performance \(no image bakes the real encoders"):
         make_plan(session, variation, RunOptions.of(output_dir=tmp_path / "out", custom_model=checkpoint, mode=mode))
     performance = make_plan(session, variation, RunOptions.of(output_dir=tmp_path / "out", custom_model=checkpoint,
                                                               mode="performance"))
     assert performance.benchmark.model_path.endswith("sdxl-checkpoint")
+    captions = tmp_path / "coco" / "captions" / "captions.tsv"
+    captions.parent.mkdir(parents=True)
+    captions.write_text("id\tcaption\n1\ta cat\n")
+    with pytest.raises(UsageError, match=r"no real sdxl model for pytorch: .* not baked into an image yet"):
+        make_plan(session, variation, RunOptions.of(output_dir=tmp_path / "out", custom_model=checkpoint,
+                                                    mode="performance", standin=False,
+                                                    dataset_path=captions.parent.parent))
     # its own stand-in checkpoint is scored by its own encoders
     assert make_plan(session, variation, RunOptions.of(output_dir=tmp_path / "out", mode=mode))
 
@@ -56,7 +64,7 @@ def test_refusal_on_the_command_line_writes_nothing(tmp_path):
                "--output_dir", tmp_path / "out")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     [line] = proc.stderr.strip().splitlines()
-    assert line.startswith(f"error: --model {checkpoint} in accuracy mode: ") and "--real" in line, line
+    assert line.startswith(f"error: --model {checkpoint} in accuracy mode: ") and "--mode performance" in line, line
     assert not (tmp_path / "out").exists()
 
 
