@@ -67,16 +67,12 @@ class LockFile:
         return cls(spec.path.parent / LOCK_NAME)
 
     def _read(self) -> dict[str, dict]:
-        return self._read_all()[0]
+        return self._sections()["artifacts"]
 
-    def _read_all(self) -> tuple[dict[str, dict], dict[str, dict]]:
-        """(artifacts, images) as the file holds them now."""
-        return self._read_sections()[:2]
-
-    def _read_sections(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
-        """(artifacts, images, checkpoints) as the file holds them now."""
+    def _sections(self) -> dict[str, dict[str, dict]]:
+        """{artifacts, images, checkpoints} as the file holds them now."""
         if not self.path.exists():
-            return {}, {}, {}
+            return {"artifacts": {}, "images": {}, "checkpoints": {}}
         try:
             raw = yaml.safe_load(self.path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
@@ -97,19 +93,16 @@ class LockFile:
                                                         for v in checkpoints.values()):
             raise SpecError(f"{self.path}: expected `checkpoints: {{REPO@REVISION: {{commit, files}}}}`; "
                             "fix or delete it and fetch again")
-        return artifacts, images, checkpoints
+        return {"artifacts": artifacts, "images": images, "checkpoints": checkpoints}
 
     def images(self) -> dict[str, dict]:
         """The `images:` section (what `mlperf-docker lock` recorded)."""
-        return self._read_all()[1]
+        return self._sections()["images"]
 
-    def _write(self, artifacts: dict, images: dict, checkpoints: dict | None = None) -> None:
-        document = {"schema_version": 1, "artifacts": artifacts}
-        if images:
-            document["images"] = images
-        checkpoints = self._read_sections()[2] if checkpoints is None else checkpoints
-        if checkpoints:
-            document["checkpoints"] = checkpoints
+    def _write(self, sections: dict[str, dict[str, dict]]) -> None:
+        """Write every section (artifacts always; images and checkpoints when not empty)."""
+        document = {"schema_version": 1, "artifacts": sections["artifacts"]}
+        document.update({name: sections[name] for name in ("images", "checkpoints") if sections[name]})
         text = HEADER + yaml.safe_dump(document, sort_keys=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(text)
@@ -118,19 +111,20 @@ class LockFile:
     def record_images(self, images: dict[str, dict]) -> None:
         """Replace the `images:` section, keeping the artifacts."""
         with self._mutex:
-            artifacts, _ = self._read_all()
-            self._write(artifacts, images)
-            self.entries = artifacts
+            sections = self._sections()
+            sections["images"] = images
+            self._write(sections)
+            self.entries = sections["artifacts"]
 
     def checkpoint(self, key: str) -> dict | None:
         """The recorded {commit, files} of a Hugging Face repo@revision, or None."""
-        return self._read_sections()[2].get(key)
+        return self._sections()["checkpoints"].get(key)
 
     def record_checkpoint(self, key: str, entry: dict) -> None:
         with self._mutex:
-            artifacts, images, checkpoints = self._read_sections()
-            checkpoints[key] = entry
-            self._write(artifacts, images, checkpoints)
+            sections = self._sections()
+            sections["checkpoints"][key] = entry
+            self._write(sections)
 
     def entry(self, artifact: Artifact) -> dict | None:
         """The recorded entry for the artifact's URL, unless images.yaml's digests contradict it."""
@@ -157,7 +151,7 @@ class LockFile:
     def record(self, artifact: Artifact, md5: str, sha256: str, size: int) -> None:
         """Record a verified file; re-reads the file first so concurrent fetches do not drop entries."""
         with self._mutex:
-            entries, images = self._read_all()
-            entries[artifact.url] = {"name": artifact.name, "md5": md5, "sha256": sha256, "size": size}
-            self._write(entries, images)
-            self.entries = entries
+            sections = self._sections()
+            sections["artifacts"][artifact.url] = {"name": artifact.name, "md5": md5, "sha256": sha256, "size": size}
+            self._write(sections)
+            self.entries = sections["artifacts"]
