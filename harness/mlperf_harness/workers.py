@@ -105,31 +105,26 @@ class WorkerPool:
 
     # Forming batches (called with the lock held) ---------------------------
     def _pop(self, count: int) -> Sequence:
-        """The oldest ``count`` waiting samples: a slice of one submit where they fit in it."""
+        """The oldest ``count`` waiting samples: a slice of one submit where they fit in it,
+        else a list of the pairs taken from each submit in turn."""
         pending = self._pending
         self._waiting -= count
-        head = pending[0]
-        _, items, first = head
-        end = first + count
-        if end <= len(items):
-            if end == len(items):
-                pending.popleft()
-                if not first:
-                    return items
-            else:
-                head[2] = end
-            return items[first:end]
-        batch: List = []
+        pieces: List = []
         while count:
             head = pending[0]
             _, items, first = head
             take = min(count, len(items) - first)
-            batch.extend(items if take == len(items) else items[first:first + take])
+            pieces.append(items if take == len(items) else items[first:first + take])
             count -= take
             if first + take == len(items):
                 pending.popleft()
             else:
                 head[2] = first + take
+        if len(pieces) == 1:
+            return pieces[0]
+        batch: List = []
+        for piece in pieces:
+            batch.extend(piece)
         return batch
 
     def _take(self, gated: bool = False) -> Optional[List]:
