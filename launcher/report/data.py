@@ -82,13 +82,12 @@ def scenario_data(result, targets: dict) -> dict:
 
 
 def run_data(run: RunFolder, targets: dict) -> dict:
-    framework, device, standin = image_parts(run.image)
-    standin = run.record.get("standin", standin)  # run.json's own record where it has one
+    framework, device = image_parts(run.image)
     return {
         "path": str(run.path), "name": run.path.name, "image": run.image,
         "image_digest": run.record.get("image_digest") or run.record.get("image_id"),
         "variation": run.record.get("variation"), "framework": framework, "device": device,
-        "standin": standin, "loadgen_version": run.loadgen_version(),
+        "standin": run.standin, "loadgen_version": run.loadgen_version(),
         "systems": sorted({r.system for r in run.results}),
         "scenarios": [scenario_data(r, targets) for r in run.results],
     }

@@ -44,17 +44,17 @@ def tool_version() -> str:
         return "unknown"
 
 
-def image_parts(tag: str | None) -> tuple[str, str, bool]:
-    """'<repo>/<framework>-<device>:<model>-<precision>[-standin]' -> (framework, device, standin)."""
+def image_parts(tag: str | None) -> tuple[str, str]:
+    """'<repo>/<framework>-<device>:<model>-<precision>[-standin]' -> (framework, device)."""
     if not tag or ":" not in tag:
-        return "unknown", "unknown", False
-    name, _, version = tag.rpartition(":")
+        return "unknown", "unknown"
+    name = tag.rpartition(":")[0]
     framework, _, device = name.rsplit("/", 1)[-1].rpartition("-")
-    return framework or "unknown", device or "unknown", version.endswith("-standin")
+    return framework or "unknown", device or "unknown"
 
 
 def framework_text(run: RunFolder, system_name: str) -> str:
-    framework, _, _ = image_parts(run.image)
+    framework, _ = image_parts(run.image)
     version = system_name.rsplit("-v", 1)[1] if "-v" in system_name else ""
     return f"{framework} {version}".strip()
 
@@ -84,15 +84,14 @@ def _metric(result: ScenarioResult) -> str:
 
 
 def readme(run: RunFolder, result: ScenarioResult) -> str:
-    framework, device, standin = image_parts(run.image)
-    standin = run.record.get("standin", standin)  # run.json's own record where it has one
+    framework, device = image_parts(run.image)
     accuracy = (result.accuracy / ACCURACY_TXT).read_text(encoding="utf-8").splitlines()
     lines = [
         f"# {result.submission_path[1]} {result.submission_path[2]} on {result.system}", "",
         f"Produced by mlperf-docker {tool_version()}: the MLPerf inference Python reference "
         f"benchmark ({framework} on {device}) in a container with no network, LoadGen "
         f"{run.loadgen_version() or 'unknown'}.", ""]
-    if standin:
+    if run.standin:
         lines += ["**Stand-in model and dataset** (generated): a smoke test of the whole path, "
                   "not a valid MLPerf result.", ""]
     lines += ["## Command", "", "```sh", command_text(run, result), "```", ""]
@@ -159,7 +158,7 @@ def write_src(dest: Path, runs: list[RunFolder]) -> None:
             shutil.copy2(REPO / name, dest / name)
     (dest / "dockerfiles").mkdir()
     for run in runs:
-        framework, device, _ = image_parts(run.image)
+        framework, device = image_parts(run.image)
         dockerfile = REPO / "dockerfiles" / f"{framework}-{device}.Dockerfile"
         if dockerfile.is_file():
             shutil.copy2(dockerfile, dest / "dockerfiles" / dockerfile.name)

@@ -7,6 +7,7 @@ runs are used (the run lifecycle's verified COMPLETE record). Nothing here write
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,11 @@ class RunFolder:
     def image(self) -> str | None:
         return self.record.get("image")
 
+    @property
+    def standin(self) -> bool:
+        """A generated model or dataset ran: run.json's record, else (older runs) the image tag's -standin."""
+        return self.record.get("standin", (self.image or "").endswith("-standin"))
+
     def loadgen_version(self) -> str | None:
         for result in self.results:
             for folder in (result.performance, result.accuracy):
@@ -112,12 +118,18 @@ def load_run(path: Path, need_accuracy: bool = True) -> RunFolder:
     return run
 
 
+@functools.lru_cache(maxsize=1)
+def _spec_models() -> dict:
+    """images.yaml's models, read once (not once per scenario folder)."""
+    from launcher.spec.model import load_spec
+
+    return load_spec().models
+
+
 def checker_names(model: str, scenario: str) -> tuple[str, str]:
     """(model, scenario) as the pinned checker names them: a model running in another's image
     (images.yaml `image`) under a LoadGen key of CHECKER_SCENARIOS is that model's scenario."""
-    from launcher.spec.model import load_spec
-
-    entry = load_spec().models.get(model)
+    entry = _spec_models().get(model)
     folder = CHECKER_SCENARIOS.get((entry.loadgen_key, scenario)) if entry and entry.image else None
     return (entry.image, folder) if folder else (model, scenario)
 
