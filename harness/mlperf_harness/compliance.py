@@ -306,7 +306,6 @@ def verify_test(test: str, scenario_dir: Path, dtype: str, score=None, model_pat
     return lines
 
 
-
 def _verify_test06(folder: Path, scenario: str, dtype: str, model_path) -> str:
     from mlperf_harness.llm import test06
 
