@@ -1,7 +1,8 @@
 """Disk space: a pre-flight estimate, and ENOSPC/EROFS turned into one line naming the folder.
 
 Before anything is written, `preflight` compares what a run needs (a fixed allowance per test plus
-the accuracy log's size per sample) with the free space of the output folder's file system. While the
+the accuracy log's size per sample of the user's dataset) with the free space of the output folder's
+file system. While the
 launcher writes (run folder, run.json, COMPLETE, the lock), `write_guard` turns "no space left" and
 "read-only file system" into a DiskError; after the container exits, `diagnose` tells a harness
 failure caused by a full or read-only disk from any other.
@@ -18,8 +19,9 @@ from typing import Iterator
 
 from launcher.errors import DiskError, NotEnoughSpace
 
-PER_TEST = 4 << 20  # summary, detail log, user.conf, measurements.json: a few KB each, with headroom
-DEFAULT_SAMPLES = 1024  # when --count is not given and the dataset size is not known here
+# Summary, detail log, user.conf, measurements.json: a few KB each, with headroom. A generated stand-in's
+# whole accuracy log (at most a few hundred tiny samples) also fits in it.
+PER_TEST = 4 << 20
 # mlperf_log_accuracy.json holds each response as hex (2 chars a byte) plus ~60 bytes of JSON.
 PER_SAMPLE = {"resnet50": 96, "retinanet": 64 * 1024, "bert": 6 * 1024, "3d-unet": 8 << 20,
               "dlrm": 8 * 1024, "gptj": 1024, "llama2": 4096, "rnnt": 1024, "sdxl": 6 << 20}
@@ -43,11 +45,16 @@ def per_sample(model: str) -> int:
     return 4096
 
 
-def estimate(model: str, scenarios: int, mode: str, count: int | None) -> int:
-    """Bytes a run needs: a fixed allowance per test, and per sample for the accuracy log."""
+def estimate(model: str, scenarios: int, mode: str, count: int | None, dataset_samples: int | None) -> int:
+    """Bytes a run needs: a fixed allowance per test, and per sample for the accuracy log.
+
+    dataset_samples is the size of the user's dataset an accuracy test scores (all of it, or --count
+    of it); None for the image's generated stand-in, whose log fits in the allowance.
+    """
     modes = 2 if mode == "both" else 1
     accuracy_tests = scenarios if mode in ("accuracy", "both") else 0
-    return PER_TEST * scenarios * modes + accuracy_tests * (count or DEFAULT_SAMPLES) * per_sample(model)
+    samples = 0 if dataset_samples is None else min(count or dataset_samples, dataset_samples)
+    return PER_TEST * scenarios * modes + accuracy_tests * samples * per_sample(model)
 
 
 def existing_parent(path: Path) -> Path:

@@ -51,8 +51,10 @@ def execute(session: Session, plan: RunPlan) -> tuple[Path, list[TestResult]]:
         _reap(session)
     if plan.gpu != Passthrough():
         check_host(plan.variation.device, plan.gpu, session.engine.host_info(), runtime=session.engine.kind)
-    diskspace.preflight(options.output_dir, diskspace.estimate(plan.variation.model, len(options.scenarios),
-                                                               options.mode, options.benchmark.count))
+    dataset = session.spec.datasets[session.spec.models[plan.variation.model].dataset]
+    diskspace.preflight(options.output_dir, diskspace.estimate(
+        plan.variation.model, len(options.scenarios), options.mode, options.benchmark.count,
+        dataset.samples if plan.user_dataset else None))
     with RunLock(locks, options.output_dir, plan.signature) as lock:
         if not session.engine.image_exists(plan.image):
             # TVM: a target this CPU cannot run is refused before it is built (the label is checked below).

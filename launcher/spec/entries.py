@@ -186,6 +186,7 @@ class Backend(_Strict):
 
 class Dataset(_Strict):
     description: str
+    samples: int = Field(gt=0)  # the real dataset's sample count: an accuracy run scores every one
     layout: str
     index_file: str  # the file a folder of this dataset must hold (checked before a mount)
     redistributable: bool

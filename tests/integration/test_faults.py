@@ -163,6 +163,20 @@ def test_a_full_disk_is_refused_up_front(built_image, cli_env, tmpfs):
     assert [p.name for p in disk.iterdir()] == ["filler"]
 
 
+def test_an_accuracy_run_on_the_users_dataset_is_sized_by_that_dataset(built_image, cli_env, tmpfs, tmp_path):
+    """ImageNet's 50,000 responses (96 B each in the log) must fit besides the per-test files."""
+    disk = tmpfs("6m")
+    imagenet = tmp_path / "imagenet"
+    imagenet.mkdir()
+    (imagenet / "val_map.txt").write_text("ILSVRC2012_val_00000001.JPEG 65\n")
+    out_dir = disk / "results"
+    args = ("run", "--scenario", "Offline", "--mode", "accuracy", "--output_dir", str(out_dir))
+    proc = mlperf_docker(cli_env, *args, "--imagenet_path", str(imagenet))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert error_lines(proc.stderr) == [f"error: --output_dir {out_dir}: 6.0 MiB free, the run needs about 8.6 MiB"]
+    assert list(disk.iterdir()) == []
+
+
 def test_a_disk_filled_mid_run_is_reported_and_incomplete(built_image, docker_client, cli_env, tmpfs):
     disk = tmpfs("24m")
     out_dir = disk / "results"

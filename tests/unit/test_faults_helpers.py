@@ -15,15 +15,32 @@ import pytest
 from launcher.engine.base import ContainerSummary
 from launcher.run import diskspace, hardening, hostcheck, lifecycle, owned
 from launcher.errors import UsageError
+from launcher.spec.model import load_spec
 from launcher.errors import DiskError, NotEnoughSpace
 
 
 # ---- disk ------------------------------------------------------------------------------------------
-def test_estimate_grows_with_tests_and_accuracy_samples():
-    perf = diskspace.estimate("resnet50", 1, "performance", None)
+def test_estimate_grows_with_tests_and_the_user_datasets_samples():
+    perf = diskspace.estimate("resnet50", 1, "performance", None, 50000)
     assert perf == diskspace.PER_TEST
-    assert diskspace.estimate("resnet50", 2, "both", 100) == 4 * diskspace.PER_TEST + 2 * 100 * 96
-    assert diskspace.estimate("bert-99", 1, "accuracy", 10) == diskspace.PER_TEST + 10 * 6 * 1024
+    assert diskspace.estimate("resnet50", 2, "both", 100, 50000) == 4 * diskspace.PER_TEST + 2 * 100 * 96
+    assert diskspace.estimate("bert-99", 1, "accuracy", 10, 10833) == diskspace.PER_TEST + 10 * 6 * 1024
+    # No --count: the accuracy test scores the whole dataset; a --count above its size scores it once.
+    assert diskspace.estimate("sdxl", 1, "accuracy", None, 5000) == diskspace.PER_TEST + 5000 * (6 << 20)
+    assert diskspace.estimate("3d-unet-99", 1, "accuracy", 1000, 43) == diskspace.PER_TEST + 43 * (8 << 20)
+
+
+def test_a_standin_run_needs_only_the_per_test_allowance():
+    """The CI failure this guards: a stand-in sdxl run was refused for 'needing' 18 GiB of real-size log."""
+    for model in ("sdxl", "3d-unet-99", "resnet50"):
+        assert diskspace.estimate(model, 3, "both", None, None) == 6 * diskspace.PER_TEST
+        assert diskspace.estimate(model, 1, "accuracy", 20, None) == diskspace.PER_TEST
+
+
+def test_every_dataset_declares_its_size():
+    spec = load_spec()
+    assert spec.datasets["imagenet"].samples == 50000 and spec.datasets["kits19"].samples == 43
+    assert all(spec.datasets[model.dataset].samples > 0 for model in spec.models.values())
 
 
 def test_preflight_refuses_with_the_folder_and_its_free_space(tmp_path, monkeypatch):
