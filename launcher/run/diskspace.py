@@ -2,10 +2,9 @@
 
 Before anything is written, `preflight` compares what a run needs (a fixed allowance per test plus
 the accuracy log's size per sample of the user's dataset) with the free space of the output folder's
-file system. While the
-launcher writes (run folder, run.json, COMPLETE, the lock), `write_guard` turns "no space left" and
-"read-only file system" into a DiskError; after the container exits, `diagnose` tells a harness
-failure caused by a full or read-only disk from any other.
+file system. While the launcher writes (run folder, run.json, COMPLETE, the lock), `write_guard` turns
+"no space left" and "read-only file system" into a DiskError; after the container exits, `diagnose`
+tells a harness failure caused by a full or read-only disk from any other.
 """
 
 from __future__ import annotations
