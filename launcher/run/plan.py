@@ -145,16 +145,14 @@ def _check_audit_tests(spec: Spec, variation: Variation, options: RunOptions) ->
         raise UsageError(str(exc)) from None
 
 
-def _check_standin_scoring(spec, variation: Variation, options: RunOptions) -> None:
+def _check_standin_scoring(variation: Variation, options: RunOptions) -> None:
     """--model DIR in accuracy mode on a stand-in image whose scorer uses the stand-in's own models."""
     from mlperf_harness.models import get_model
 
     reason = get_model(variation.model).code.standin_scorer
     if reason and options.custom_model is not None and options.standin and "accuracy" in options.benchmark.modes:
-        real = spec.backend(variation.model, variation.framework, variation.precision).artifact is not None
-        hint = ("use --real (the image with the real encoders), or --mode performance" if real else
-                "run it with --mode performance (no image bakes the real encoders yet)")
-        raise UsageError(f"--model {options.custom_model} in accuracy mode: {reason}; {hint}")
+        raise UsageError(f"--model {options.custom_model} in accuracy mode: {reason}; "
+                         "run it with --mode performance (no image bakes the real encoders yet)")
 
 
 def _generative(model: str) -> bool:
@@ -200,7 +198,7 @@ def make_plan(session: Session, variation: Variation, options: RunOptions, dev_r
         raise UsageError(f"the real {variation.model} image carries no dataset (not redistributable): "
                          f"give your copy with {flag} DIR")
     _check_audit_tests(spec, variation, options)
-    _check_standin_scoring(spec, variation, options)
+    _check_standin_scoring(variation, options)
     backend = spec.backend(variation.model, variation.framework, variation.precision)
     mounts = []
     generative = _generative(variation.model)
