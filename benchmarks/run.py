@@ -3,14 +3,19 @@
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
         [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite,tvm-pytorch] [--batch-size 32] [--threads N]
-        [--rounds 5] [--server-rounds 1] [--server-step-ms 2000] [--fixed-batch] [--prefetch]
+        [--rounds 5] [--server-rounds 1] [--server-step-ms 2000] [--fixed-batch]
+        [--prefetch auto|on|off]
         [--workdir DIR]
 
 For each case (a backend whose framework is installed, a model with a
 stand-in for it), in one process (see bench.py):
 
 - Offline harness/raw: LoadGen Offline on the harness's SUT over the raw
-  backend with the same data movement (same batches, same QSL gather);
+  backend with the same data movement (same batches, same QSL gather), the
+  SUT gathering ahead as the harness's --prefetch decides (auto: on when
+  --threads leaves a CPU free, as it does by default here); and, where that
+  is on, the same without gathering ahead ("no prefetch": the harness's
+  own cost, nothing overlapped);
 - Offline CPU raw/harness: the process CPU time per sample of the raw loop
   over the harness's (issue to last completion, every thread): 1.0 = no extra
   work per sample; unlike samples/s it does not move with the host's load;
@@ -59,6 +64,8 @@ for _path in (str(REPO / "harness"), str(REPO), str(Path(__file__).resolve().par
         sys.path.insert(0, _path)
 
 import bench  # noqa: E402  (needs the paths above)
+from mlperf_harness.contract import PREFETCH_MODES  # noqa: E402
+from mlperf_harness.sut import gathers_ahead  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -80,7 +87,8 @@ def parse_args(argv=None):
                    help="samples per Offline run, at least (more for a fast case: ~1 s)")
     p.add_argument("--singlestream-queries", type=int, default=1000)
     p.add_argument("--samples", type=int, default=64, help="stand-in dataset size")
-    p.add_argument("--prefetch", action="store_true", help="the SUT gathers ahead (Server, Offline)")
+    p.add_argument("--prefetch", choices=PREFETCH_MODES, default="auto",
+                   help="the SUT gathers ahead (Offline, Server), as the harness's --prefetch")
     p.add_argument("--workdir", type=Path, help="keep the stand-ins here (default: temporary)")
     args = p.parse_args(argv)
     for name in ("batch_size", "rounds", "offline_samples", "singlestream_queries", "samples",
@@ -108,17 +116,18 @@ def summary(values):
             "max": round(max(values), 4), "n": len(values)}
 
 
-def pair(raw, harness, raw_first: bool):
-    """(raw(), harness()), run in the given order."""
-    if raw_first:
-        first = raw()
-        return first, harness()
-    second = harness()
-    return raw(), second
+def in_turn(calls, forward: bool):
+    """[call() for call in calls], run forwards or backwards (results in the given order)."""
+    order = list(range(len(calls)))
+    results = {}
+    for index in (order if forward else order[::-1]):
+        results[index] = calls[index]()
+    return [results[index] for index in order]
 
 
 def measure(case: "bench.Case", args) -> dict:
-    pf, n_ss = args.prefetch, args.singlestream_queries
+    pf = gathers_ahead(args.prefetch, "cpu", args.threads or None)
+    n_ss = args.singlestream_queries
     if not args.fixed_batch:
         case.pick_batch()
     # At least a second of raw Offline (LoadGen's fixed cost per test, a few ms, must not count on a
@@ -129,22 +138,26 @@ def measure(case: "bench.Case", args) -> dict:
     n_off = max(int(rate), min(args.offline_samples, int(rate * 10)))
     n_off = max(case.batch, n_off - n_off % case.batch)
     n_ss = max(16, min(n_ss, int(10 / max(case.bare_call_p90_ms(4) / 1e3, 1e-6))))
-    offline, offline_cpu, single, bare, peer, load = [], [], [], [], [], []
+    offline, offline_cpu, plain, single, bare, peer, load = [], [], [], [], [], [], []
 
     def with_cpu(measure):
         return lambda: (measure(), case.last_cpu_s)
 
     for n in range(args.rounds):  # alternate which goes first: drift cancels out
         load.append(round(os.getloadavg()[0], 2))
-        (raw, raw_cpu), (harness, harness_cpu) = pair(
-            with_cpu(lambda: case.raw_offline(n_off)),
-            with_cpu(lambda: case.harness_offline(n_off, prefetch=pf)), n % 2 == 0)
+        calls = [with_cpu(lambda: case.raw_offline(n_off)),
+                 with_cpu(lambda: case.harness_offline(n_off, prefetch=pf))]
+        if pf:  # the same without gathering ahead: the harness's own cost, nothing overlapped
+            calls.append(lambda: (case.harness_offline(n_off, prefetch=False), None))
+        (raw, raw_cpu), (harness, harness_cpu), *rest = in_turn(calls, n % 2 == 0)
         offline.append((raw, harness))
         offline_cpu.append((raw_cpu, harness_cpu))
+        if rest:
+            plain.append((raw, rest[0][0]))
         if case.peer is not None:
             peer.append(case.peer_offline(n_off))
-        single.append(pair(lambda: case.raw_singlestream_p90_ms(n_ss),
-                           lambda: case.harness_singlestream_p90_ms(n_ss), n % 2 == 0))
+        single.append(tuple(in_turn([lambda: case.raw_singlestream_p90_ms(n_ss),
+                                     lambda: case.harness_singlestream_p90_ms(n_ss)], n % 2 == 0)))
         bare.append(case.bare_call_p90_ms(n_ss))
     server = {"default": [], "timeout_0": []}
     # a model without a Server scenario (3d-unet) gets no peak search
@@ -162,12 +175,14 @@ def measure(case: "bench.Case", args) -> dict:
         "offline_samples": n_off,
         "offline_pairs_samples_per_s": offline,
         "offline_pairs_cpu_s": offline_cpu,
+        "offline_pairs_no_prefetch_samples_per_s": plain,
         "load_average_1min": load,
         "singlestream_pairs_p90_ms": single,
         "bare_call_p90_ms": bare,
         "server_searches": server,
         "offline_harness_samples_per_s": summary([h for _, h in offline]),
         "offline_harness_over_raw": summary([h / r for r, h in offline]),
+        "offline_harness_over_raw_no_prefetch": summary([h / r for r, h in plain]),
         "offline_cpu_raw_over_harness": summary([r / h for r, h in offline_cpu if r and h]),
         "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
         "singlestream_p90_over_bare_call_ms": summary([h - b for (_, h), b in zip(single, bare)]),
@@ -184,11 +199,12 @@ def _cell(figure, digits=3) -> str:
 
 
 def table(rows) -> str:
-    head = ("model", "backend", "batch", "Offline harness/raw", "Offline CPU raw/harness",
+    head = ("model", "backend", "batch", "Offline harness/raw", "same, no prefetch", "Offline CPU raw/harness",
             "SS p90 overhead ms",
             "Server peak/Offline", "same, timeout 0", "Offline x onnxruntime")
     lines = [head] + [(r["model"], r["backend"], str(r["batch_size"]),
                        _cell(r["offline_harness_over_raw"]),
+                       _cell(r["offline_harness_over_raw_no_prefetch"]),
                        _cell(r["offline_cpu_raw_over_harness"]),
                        _cell(r["singlestream_p90_overhead_ms"], 4),
                        _cell(r["server_peak_over_offline"]),

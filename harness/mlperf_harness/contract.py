@@ -39,6 +39,7 @@ BACKENDS = ("onnxruntime", "pytorch", "tf", "tflite", "ncnn", "deepsparse", "tvm
             "tvm-tflite", "ray")
 BACKEND_ALIASES = {"tensorflow": "tf"}
 QPS_SCENARIOS = ("Offline", "Server")
+PREFETCH_MODES = ("auto", "on", "off")  # --prefetch: gather the next batch ahead
 # MLPerf's audit (compliance) tests the harness knows: TEST01 accuracy in performance mode,
 # TEST04 repeated samples (no caching), TEST06 LLM output consistency.
 COMPLIANCE_TESTS = ("TEST01", "TEST04", "TEST06")
@@ -176,6 +177,9 @@ SETTINGS: Tuple[Setting, ...] = (
             "a batch to fill, in ms (0: run whatever is waiting; default: a twentieth of the "
             "latency bound)", aliases=("--batch-timeout-ms",), minimum=0.0, maximum=1e7,
             scenarios=("Server",)),
+    Setting("prefetch", str, "Offline/Server: a thread gathers the next batch while the framework runs "
+            "the current one (auto: on for a CPU run whose --threads leaves a CPU free)",
+            default="auto", choices=PREFETCH_MODES, scenarios=QPS_SCENARIOS),
     Setting("network", str, "LoadGen over the network: sut = serve the backend over HTTP (no "
             "LoadGen), lon = LoadGen and the QSL here, queries sent to --sut_servers",
             choices=NETWORK_MODES),
@@ -332,7 +336,8 @@ class _BenchmarkSettingsBase:
                 raise SettingsError(f"{setting.flag} {_shown(value)}: {problem}")
         scenarios = self.scenarios
         for setting in SETTINGS:
-            if setting.scenarios and getattr(self, setting.name) not in (None, False) \
+            value = getattr(self, setting.name)  # (a default applies everywhere: auto, off)
+            if setting.scenarios and value not in (None, False, setting.default) \
                     and not set(setting.scenarios) & set(scenarios):
                 raise SettingsError(f"{setting.flag} applies to {' or '.join(setting.scenarios)}, "
                                     f"not to the scenarios run ({', '.join(scenarios)})")

@@ -24,7 +24,7 @@ from mlperf_harness import backends, loadgen_settings, models, results
 from mlperf_harness.errors import HarnessError, abort, describe
 from mlperf_harness.plan import TestSpec
 from mlperf_harness.qsl import SampleLibrary
-from mlperf_harness.sut import SystemUnderTest, server_batch_timeout_s
+from mlperf_harness.sut import POOLED_SCENARIOS, SystemUnderTest, gathers_ahead, server_batch_timeout_s
 
 
 def _die_with_parent() -> None:
@@ -143,9 +143,14 @@ def _local_sut(spec: TestSpec, model, settings, backend):
 
     qsl = SampleLibrary(dataset, spec.perf_count)
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
+    prefetch = spec.scenario in POOLED_SCENARIOS and gathers_ahead(
+        spec.extra.get("prefetch", "auto"), spec.device, spec.threads)
+    if prefetch:
+        print("prefetch: a thread gathers the next batch while the framework runs the current one",
+              flush=True)
     sut = SystemUnderTest(spec.scenario, backend, qsl, model.postprocess,
                           max_batchsize=max_batch, workers=_workers(spec.device, backend),
-                          prefetch=os.environ.get("MLPERF_HARNESS_PREFETCH") == "1",
+                          prefetch=prefetch,
                           batch_timeout_s=server_batch_timeout_s(
                               settings.server_target_latency_ns,
                               spec.extra.get("batch_timeout_ms")),

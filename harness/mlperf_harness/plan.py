@@ -68,6 +68,7 @@ class RunPlan:
     compliance: List[str] = field(default_factory=list)  # audit tests: TEST01, TEST04
     batch_timeout_ms: Optional[float] = None  # Server batching; None: from the latency bound
     find_peak: bool = False  # Server performance: search the peak target_qps
+    prefetch: str = "auto"  # Offline/Server: gather the next batch ahead (sut.gathers_ahead)
     precision: str = "fp32"
     # LoadGen over the network: None (local), "sut" (serve on ``port``), "lon" (to ``sut_servers``).
     network: Optional[str] = None
@@ -101,6 +102,7 @@ class RunPlan:
             dataset_args=dataset_args,
             compliance=contract.parse_compliance(settings.compliance), precision=get("precision"),
             batch_timeout_ms=settings.batch_timeout_ms, find_peak=bool(settings.find_peak),
+            prefetch=get("prefetch"),
             network=settings.network, port=get("port"),
             sut_servers=contract.parse_servers(settings.sut_servers) if settings.network == "lon" else [],
             beam_size=settings.beam_size)

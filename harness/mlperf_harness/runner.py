@@ -119,7 +119,8 @@ def run_plan(plan: RunPlan) -> int:
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
                 test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
-                extra={"batch_timeout_ms": plan.batch_timeout_ms, "sut_servers": plan.sut_servers,
+                extra={"batch_timeout_ms": plan.batch_timeout_ms, "prefetch": plan.prefetch,
+                       "sut_servers": plan.sut_servers,
                        "beam_size": plan.beam_size})
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])

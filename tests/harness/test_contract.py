@@ -22,7 +22,7 @@ SAMPLE = {
     "offline_target_qps": 123.0, "server_target_qps": 0.5, "target_latency": 40.0,
     "singlestream_target_latency": 2.0, "multistream_target_latency": 1e-3, "run_style": "test",
     "dataset_args": "cache_dir=/tmp/c,layout=NHWC", "compliance": "TEST01,TEST04",
-    "batch_timeout_ms": 2.5, "find_peak": True, "beam_size": 4,
+    "batch_timeout_ms": 2.5, "find_peak": True, "beam_size": 4, "prefetch": "on",
     "network": "lon", "sut_servers": "http://a:8000,http://b:8001", "port": 8001,
 }
 # What a setting needs beside it to be valid (as scenario flags need their scenario).
@@ -100,7 +100,7 @@ def test_run_flags_are_the_launchers_benchmark_flags():
     assert [s.name for s in contract.RUN_FLAGS] == [
         "scenario", "mode", "count", "test_query_count", "max_batchsize", "threads", "target_qps",
         "offline_target_qps", "server_target_qps", "target_latency", "singlestream_target_latency",
-        "multistream_target_latency", "run_style", "dataset_args", "compliance", "batch_timeout_ms", "network",
+        "multistream_target_latency", "run_style", "dataset_args", "compliance", "batch_timeout_ms", "prefetch", "network",
         "sut_servers",
         "find_peak"]
 
@@ -128,6 +128,8 @@ def test_spellings_and_flag():
     (dict(scenario="SingleStream", target_qps=10.0), "--target_qps applies to Offline or Server"),
     (dict(server_target_qps=5.0, scenario="Offline"), "--server_target_qps applies to Server"),
     (dict(multistream_target_latency=5.0, scenario="Offline,Server"), "applies to MultiStream"),
+    (dict(prefetch="on", scenario="SingleStream,MultiStream"), "--prefetch applies to Offline or Server"),
+    (dict(prefetch="sometimes"), "--prefetch 'sometimes': expected one of auto, on, off"),
     (dict(test_query_count=10, run_style="valid"), "contradicts --run_style valid"),
     (dict(dataset_args="cache"), "--dataset_args 'cache': expected key=value"),
     (dict(dataset_args="a=1,a=2"), "--dataset_args: a given twice"),

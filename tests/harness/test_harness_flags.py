@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness_test_support import finish, mllog, run_harness, start_harness, test_folder
+from mlperf_harness.sut import usable_cpus
 
 SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 
@@ -29,7 +30,7 @@ def runs(standin, bert_standin, tmp_path_factory):
                   "--target-latency-ms", "40", "--singlestream-target-latency-ms", "2",
                   "--max-batchsize", "4", "--threads", "1"],
         "specific": ["--scenario", "Server,MultiStream", "--mode", "performance",
-                     "--test-query-count", "16", "--server-target-qps", "250",
+                     "--test-query-count", "16", "--server-target-qps", "250", "--prefetch", "on",
                      "--multistream-target-latency-ms", "20", "--target-latency-ms", "30"],
         # A valid-style Offline run ends when its one query is done (min_duration only
         # decides validity), so with a low target it issues MLPerf's minimum sample count:
@@ -152,6 +153,16 @@ def test_max_batchsize_and_threads_reach_the_sut(runs):
     defaults, _ = runs["defaults"]
     assert "largest batch 25 (max-batchsize 32) for Offline" in defaults.stdout
     assert "intra-op threads: default" in defaults.stdout
+
+
+def test_prefetch_auto_gathers_ahead_where_threads_leave_a_cpu_free(runs):
+    gathering = "prefetch: a thread gathers the next batch"
+    mixed, _ = runs["mixed"]  # --threads 1: auto is on for Offline and Server where a CPU is left
+    assert mixed.stdout.count(gathering) == (2 if usable_cpus() > 1 else 0), mixed.stdout
+    defaults, _ = runs["defaults"]  # the framework's own threads (every CPU): off
+    assert gathering not in defaults.stdout
+    specific, _ = runs["specific"]  # --prefetch on: Server gathers ahead, MultiStream runs inline
+    assert specific.stdout.count(gathering) == 1
 
 
 def test_warns_about_targets_that_do_not_apply(runs):

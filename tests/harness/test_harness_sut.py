@@ -5,9 +5,10 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
+from mlperf_harness import sut as sut_module
 from mlperf_harness.models.resnet50 import argmax_labels
 from mlperf_harness.qsl import SampleLibrary
-from mlperf_harness.sut import SystemUnderTest
+from mlperf_harness.sut import SystemUnderTest, gathers_ahead
 
 Sample = namedtuple("Sample", "id index")
 
@@ -235,3 +236,25 @@ def test_prefetched_batches_are_not_overwritten_while_running():
     assert collector.done.wait(10)
     sut.destroy()
     assert not errors and collector.got == {s.id: s.index for s in samples}
+
+
+def test_prefetch_auto_is_on_only_where_the_framework_leaves_a_cpu_free():
+    assert gathers_ahead("auto", "cpu", threads=1, cpus=2)
+    assert gathers_ahead("auto", "cpu", threads=15, cpus=16)
+    assert not gathers_ahead("auto", "cpu", threads=2, cpus=2)  # the framework has every CPU
+    assert not gathers_ahead("auto", "cpu", threads=None, cpus=2)  # its own default: every CPU
+    assert not gathers_ahead("auto", "cuda", threads=1, cpus=16)  # two workers overlap already
+    assert gathers_ahead("on", "cpu", threads=None, cpus=1)
+    assert not gathers_ahead("off", "cpu", threads=1, cpus=8)
+
+
+@pytest.mark.parametrize("cpu_max, expected", [("max 100000", 3), ("150000 100000", 2),
+                                                ("100000 100000", 1), ("1000 100000", 1),
+                                                ("800000 100000", 3), (None, 3)])
+def test_usable_cpus_is_the_affinity_capped_by_the_cgroup_quota(tmp_path, monkeypatch, cpu_max, expected):
+    monkeypatch.setattr(sut_module.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:  # None: no cgroup v2 file (cgroup v1, or not mounted)
+        path.write_text(cpu_max + "\n")
+    monkeypatch.setattr(sut_module, "CGROUP_CPU_MAX", str(path))
+    assert sut_module.usable_cpus() == expected
