@@ -17,8 +17,8 @@ together) while the workers run the current one. ``--prefetch auto`` (the
 default, :func:`gathers_ahead`) turns it on for a CPU run whose framework
 threads (``--threads``) leave a CPU free: the copy then runs beside the
 inference instead of before it (resnet50's stand-in on 2 CPUs, 1 framework
-thread: about 1.4x the Offline throughput). With the framework on every
-CPU, the copy would only take cores from it (resnet50: about 0.9x).
+thread: about 1.5x the Offline throughput). With the framework on every
+CPU, the copy would only take cores from it (resnet50: 0.8-0.9x).
 Accelerators already overlap it with two workers. benchmarks/run.py
 measures both.
 
@@ -69,7 +69,8 @@ def usable_cpus() -> int:
     (docker --cpus) where one is set."""
     cpus = len(os.sched_getaffinity(0))
     try:
-        quota, period = open(CGROUP_CPU_MAX).read().split()
+        with open(CGROUP_CPU_MAX) as limits:
+            quota, period = limits.read().split()
     except (OSError, ValueError):
         return cpus
     if quota == "max":
