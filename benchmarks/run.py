@@ -22,7 +22,10 @@ stand-in for it), in one process (see bench.py):
 - SingleStream p90 overhead: harness p90 - raw p90, in ms, both LoadGen
   SingleStream tests with the same settings, raw on a bare SUT (the one-sample
   call, an empty response): the harness's own cost per query (the JSON also
-  has the p90 of bare calls without LoadGen);
+  has the p90 of bare calls without LoadGen); "no-op backend": the same two
+  tests where the backend returns the sample's recorded output at once
+  (bench.Replay; models answered by one backend call), so the framework's
+  own spread drops out and what is left is the harness's cost;
 - Server peak/Offline: the highest VALID Server target (find-peak's search,
   from 0.8, each INVALID step run once more, --server-step-ms long, at the
   model's MLPerf latency bound) over the harness's Offline throughput at the
@@ -66,6 +69,10 @@ for _path in (str(REPO / "harness"), str(REPO), str(Path(__file__).resolve().par
 import bench  # noqa: E402  (needs the paths above)
 from mlperf_harness.contract import PREFETCH_MODES  # noqa: E402
 from mlperf_harness.sut import gathers_ahead  # noqa: E402
+
+
+# queries per SingleStream test on the no-op backend (each takes microseconds)
+NOOP_QUERIES = 5000
 
 
 def parse_args(argv=None):
@@ -138,7 +145,7 @@ def measure(case: "bench.Case", args) -> dict:
     n_off = max(int(rate), min(args.offline_samples, int(rate * 10)))
     n_off = max(case.batch, n_off - n_off % case.batch)
     n_ss = max(16, min(n_ss, int(10 / max(case.bare_call_p90_ms(4) / 1e3, 1e-6))))
-    offline, offline_cpu, plain, single, bare, peer, load = [], [], [], [], [], [], []
+    offline, offline_cpu, plain, single, single_noop, bare, peer, load = [], [], [], [], [], [], [], []
 
     def with_cpu(measure):
         return lambda: (measure(), case.last_cpu_s)
@@ -159,6 +166,11 @@ def measure(case: "bench.Case", args) -> dict:
         single.append(tuple(in_turn([lambda: case.raw_singlestream_p90_ms(n_ss),
                                      lambda: case.harness_singlestream_p90_ms(n_ss)], n % 2 == 0)))
         bare.append(case.bare_call_p90_ms(n_ss))
+        if case.replay is not None:
+            single_noop.append(tuple(in_turn(
+                [lambda: case.raw_singlestream_p90_ms(NOOP_QUERIES, backend=case.replay),
+                 lambda: case.harness_singlestream_p90_ms(NOOP_QUERIES, backend=case.replay)],
+                n % 2 == 0)))
     server = {"default": [], "timeout_0": []}
     # a model without a Server scenario (3d-unet) gets no peak search
     for _ in range(args.server_rounds if case.latency_bound_ms is not None else 0):
@@ -178,6 +190,7 @@ def measure(case: "bench.Case", args) -> dict:
         "offline_pairs_no_prefetch_samples_per_s": plain,
         "load_average_1min": load,
         "singlestream_pairs_p90_ms": single,
+        "singlestream_noop_backend_pairs_p90_ms": single_noop,
         "bare_call_p90_ms": bare,
         "server_searches": server,
         "offline_harness_samples_per_s": summary([h for _, h in offline]),
@@ -185,6 +198,7 @@ def measure(case: "bench.Case", args) -> dict:
         "offline_harness_over_raw_no_prefetch": summary([h / r for r, h in plain]),
         "offline_cpu_raw_over_harness": summary([r / h for r, h in offline_cpu if r and h]),
         "singlestream_p90_overhead_ms": summary([h - r for r, h in single]),
+        "singlestream_p90_overhead_noop_backend_ms": summary([h - r for r, h in single_noop]),
         "singlestream_p90_over_bare_call_ms": summary([h - b for (_, h), b in zip(single, bare)]),
         **{f"server_peak_over_offline{'' if k == 'default' else '_' + k}": summary(
             [s["peak_over_offline"] for s in v]) for k, v in server.items()},
@@ -200,13 +214,14 @@ def _cell(figure, digits=3) -> str:
 
 def table(rows) -> str:
     head = ("model", "backend", "batch", "Offline harness/raw", "same, no prefetch", "Offline CPU raw/harness",
-            "SS p90 overhead ms",
+            "SS p90 overhead ms", "same, no-op backend",
             "Server peak/Offline", "same, timeout 0", "Offline x onnxruntime")
     lines = [head] + [(r["model"], r["backend"], str(r["batch_size"]),
                        _cell(r["offline_harness_over_raw"]),
                        _cell(r["offline_harness_over_raw_no_prefetch"]),
                        _cell(r["offline_cpu_raw_over_harness"]),
                        _cell(r["singlestream_p90_overhead_ms"], 4),
+                       _cell(r["singlestream_p90_overhead_noop_backend_ms"], 4),
                        _cell(r["server_peak_over_offline"]),
                        _cell(r["server_peak_over_offline_timeout_0"]),
                        _cell(r.get("offline_over_onnxruntime"))) for r in rows]
