@@ -18,7 +18,7 @@ default, :func:`gathers_ahead`) turns it on for a CPU run whose framework
 threads (``--threads``) leave a CPU free: the copy then runs beside the
 inference instead of before it (resnet50's stand-in on 2 CPUs, 1 framework
 thread: about 1.5x the Offline throughput). With the framework on every
-CPU, the copy would only take cores from it (resnet50: 0.8-0.9x).
+CPU, the copy would only take cores from it (resnet50, on: 0.80x raw; off: 0.89x).
 Accelerators already overlap it with two workers. benchmarks/run.py
 measures both.
 
