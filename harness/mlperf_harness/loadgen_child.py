@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mlperf_harness import backends, loadgen_settings, models, results
+from mlperf_harness.contract import BY_NAME
 from mlperf_harness.errors import HarnessError, abort, describe
 from mlperf_harness.plan import TestSpec
 from mlperf_harness.qsl import SampleLibrary
@@ -144,7 +145,7 @@ def _local_sut(spec: TestSpec, model, settings, backend):
     qsl = SampleLibrary(dataset, spec.perf_count)
     qsl.load_samples = _guarded(qsl.load_samples, "loading samples failed")
     prefetch = spec.scenario in POOLED_SCENARIOS and gathers_ahead(
-        spec.extra.get("prefetch", "auto"), spec.device, spec.threads)
+        spec.extra.get("prefetch", BY_NAME["prefetch"].default), spec.device, spec.threads)
     if prefetch:
         print("prefetch: a thread gathers the next batch while the framework runs the current one",
               flush=True)

@@ -68,7 +68,7 @@ class RunPlan:
     compliance: List[str] = field(default_factory=list)  # audit tests: TEST01, TEST04
     batch_timeout_ms: Optional[float] = None  # Server batching; None: from the latency bound
     find_peak: bool = False  # Server performance: search the peak target_qps
-    prefetch: str = "auto"  # Offline/Server: gather the next batch ahead (sut.gathers_ahead)
+    prefetch: str = contract.BY_NAME["prefetch"].default  # Offline/Server: sut.gathers_ahead
     precision: str = "fp32"
     # LoadGen over the network: None (local), "sut" (serve on ``port``), "lon" (to ``sut_servers``).
     network: Optional[str] = None

@@ -119,9 +119,7 @@ def run_plan(plan: RunPlan) -> int:
                 user_conf=str(results.scenario_dir(plan.output_dir, plan.system, model.name,
                                                    scenario) / results.USER_CONF),
                 test_dir=str(folder), dataset_args=dict(plan.dataset_args), precision=plan.precision,
-                extra={"batch_timeout_ms": plan.batch_timeout_ms, "prefetch": plan.prefetch,
-                       "sut_servers": plan.sut_servers,
-                       "beam_size": plan.beam_size})
+                extra=_child_extra(plan))
             if plan.find_peak and scenario == "Server" and mode == "performance":
                 _find_peak(plan, model, spec, conf_texts["Server"])
             else:
@@ -149,6 +147,13 @@ def _ray_node(plan: RunPlan):
     return RunNode(plan.device, plan.threads)
 
 
+def _child_extra(plan: RunPlan) -> dict:
+    """The plan's SUT and network settings a test's child needs: the same for the submission
+    runs and their audit runs (an audit is compared with the run it checks)."""
+    return {"batch_timeout_ms": plan.batch_timeout_ms, "prefetch": plan.prefetch,
+            "sut_servers": plan.sut_servers, "beam_size": plan.beam_size}
+
+
 def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: Path,
                total: int, perf_count: int) -> None:
     """One audit test: a performance run in ``folder`` (holding its audit.config, LoadGen's
@@ -165,7 +170,7 @@ def _run_audit(plan: RunPlan, model, dataset, scenario: str, test: str, folder: 
         max_batchsize=plan.max_batchsize, threads=plan.threads,
         user_conf=str(base / results.USER_CONF), test_dir=str(run_dir),
         dataset_args=dict(plan.dataset_args), audit_config=str(audit), work_dir=str(folder),
-        precision=plan.precision)
+        precision=plan.precision, extra=_child_extra(plan))
     _run_child(spec, label=f"{scenario} {test}")
     results.remove_empty_trace(run_dir)
     missing = results.missing_files(run_dir, results.REQUIRED["performance"])

@@ -142,9 +142,12 @@ def _args(standin, out, *extra):
 
 def test_harness_runs_and_verifies_audit_tests(standin, tmp_path):
     proc = run_harness(_args(standin, tmp_path, "--scenario", "Offline", "--mode", "both",
-                             "--test-query-count", "100", "--compliance", "TEST01,TEST04"),
+                             "--test-query-count", "100", "--compliance", "TEST01,TEST04",
+                             "--prefetch", "on"),
                        cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    # the audit runs get the SUT settings of the runs they check: accuracy, performance, TEST01, TEST04
+    assert proc.stdout.count("prefetch: a thread gathers the next batch") == 4, proc.stdout
     assert "Offline TEST01 accuracy: TEST PASS" in proc.stdout
     assert "Offline TEST04 performance: " in proc.stdout
     base = tmp_path / "testbox" / "resnet50" / "Offline"
