@@ -40,6 +40,7 @@ so A and B can be interleaved: every ratio pairs runs made moments apart.
 from __future__ import annotations
 
 import importlib
+import os
 import statistics
 import tempfile
 import threading
@@ -91,6 +92,26 @@ BATCH_LATENCY_SHARE = 0.25
 GENERATOR_PACKAGES = ("mlperf_harness.models.{}.{}",)
 
 
+class Pinned:
+    """A backend whose calling thread is moved onto ``cpus`` (a set; None: left where it is)
+    at its first call there: raw's thread, the SUT's worker and LoadGen's thread
+    (SingleStream runs the backend on it) alike. With one framework thread the framework
+    runs on the calling thread, so raw and harness then run it on the same CPU."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.cpus, self._local = backend, None, threading.local()
+
+    def run(self, batch):
+        cpus = self.cpus
+        if cpus is not None and getattr(self._local, "cpus", None) != cpus:
+            os.sched_setaffinity(0, cpus)
+            self._local.cpus = cpus
+        return self.backend.run(batch)
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
 class Replay:
     """A backend whose every call returns one recorded output at once."""
 
@@ -138,15 +159,15 @@ class Case:
         # feature extraction, aggregation), raw and harness alike
         self.infer = self.info.infer() if self.info.code.infer else None
         self._infer = self.infer or (lambda backend, batch: backend.run(batch))
-        self.backend = backends.create_backend(
+        self.backend = Pinned(backends.create_backend(
             backend, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
-            output_names=self.info.output_names)
+            output_names=self.info.output_names))
         self.peer_name = PEER.get(backend)
-        self.peer = None if self.peer_name is None else backends.create_backend(
+        self.peer = None if self.peer_name is None else Pinned(backends.create_backend(
             self.peer_name, info["model_path"], device="cpu", threads=threads,
             input_names=self.info.input_names, outputs=self.info.outputs,
-            output_names=self.info.output_names)
+            output_names=self.info.output_names))
         # A model with a fixed batch (the tvm-tflite stand-in: 1) caps the batches, as in the harness.
         self.batch = min(self.batch, self.backend.max_batch or self.batch)
         dataset = self.info.open_dataset(info["dataset_path"],
@@ -162,7 +183,21 @@ class Case:
         self.batch_latency_ms: Dict[int, float] = {}
         self.last_cpu_s: Optional[float] = None
         # a no-op stand-in for the backend where one call answers a sample (no model infer routine)
-        self.replay = None if self.infer else Replay(self.backend.run(self.qsl.gather((0,))))
+        self.replay = None if self.infer else Pinned(Replay(self.backend.run(self.qsl.gather((0,)))))
+        self.framework_cpu: Optional[int] = None
+        self.cpus = sorted(os.sched_getaffinity(0))  # this thread's, as it was made
+
+    def pin(self, cpu: Optional[int]) -> None:
+        """Run the framework on CPU ``cpu`` and everything else (LoadGen's threads, the SUT's
+        gatherer and completer, this thread) on the other CPUs, from the next call on; None:
+        anywhere. Each CPU of a VM may run at its own, changing speed (here one often ran a
+        bare bert batch 1.6x as fast as the other): pinned, raw and harness run the framework
+        on the same one, and the scheduler's placement drops out of their ratio."""
+        for backend in (self.backend, self.peer, self.replay):
+            if backend is not None:
+                backend.cpus = None if cpu is None else {cpu}
+        os.sched_setaffinity(0, set(self.cpus) - ({cpu} if cpu is not None else set()))
+        self.framework_cpu = cpu
 
     def pick_batch(self, share: float = BATCH_LATENCY_SHARE) -> int:
         """Set ``batch`` to the largest power of two up to the requested batch whose median

@@ -3,8 +3,8 @@
 
     python benchmarks/run.py [--json out.json] [--models resnet50,bert]
         [--backends onnxruntime,pytorch,tf,tflite,ncnn,deepsparse,tvm-onnx,tvm-tflite,tvm-pytorch] [--batch-size 32] [--threads N]
-        [--rounds 5] [--server-rounds 1] [--server-step-ms 2000] [--fixed-batch]
-        [--prefetch auto|on|off]
+        [--rounds 5] [--pairs 3] [--server-rounds 1] [--server-step-ms 2000] [--fixed-batch]
+        [--prefetch auto|on|off] [--no-pin]
         [--workdir DIR]
 
 For each case (a backend whose framework is installed, a model with a
@@ -43,7 +43,16 @@ the same for Offline and Server.
 
 Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
-range. It asserts nothing; the JSON file has every reading. On a small host
+range. A round's Offline figures take --pairs short runs of each kind in turns.
+With one framework thread (--threads 1, the default on 2 CPUs) the Offline
+runs pin it (raw's thread, the SUT's worker) to one CPU, the next CPU each
+round, and the rest of the process to the others
+(bench.Case.pin; --no-pin: not): the CPUs of a VM can differ in speed from
+moment to moment, and left to the scheduler, raw and harness would run the
+framework on different ones (bert on pytorch on this 2-CPU VM: rounds of
+harness/raw 0.76-1.14 unpinned, 1.03-1.21 pinned, 4 turns of 0.3 s a round).
+SingleStream and the Server searches leave it unpinned, as the harness runs it.
+It asserts nothing; the JSON file has every reading. On a small host
 give the framework fewer threads than CPUs (the default here): LoadGen's own
 threads then do not preempt the framework's pool in mid-inference, which on 2
 CPUs costs milliseconds of p90 (bert on pytorch: 12 ms with 2 threads, 0.3 ms
@@ -73,6 +82,8 @@ from mlperf_harness.sut import gathers_ahead  # noqa: E402
 
 # queries per SingleStream test on the no-op backend (each takes microseconds)
 NOOP_QUERIES = 5000
+# an Offline run's least length, s (--pairs of them per round)
+OFFLINE_RUN_S = 0.3
 
 
 def parse_args(argv=None):
@@ -86,19 +97,25 @@ def parse_args(argv=None):
                    help="framework intra-op threads, raw and harness alike (default: one less "
                         "than the CPUs, leaving LoadGen's threads a core; 0: the framework's own)")
     p.add_argument("--rounds", type=int, default=5, help="Offline and SingleStream pairs")
+    p.add_argument("--pairs", type=int, default=3,
+                   help="Offline runs of each kind per round, taken in turns (a round's figure: "
+                        "their summed samples over their summed time)")
     p.add_argument("--server-rounds", type=int, default=1, help="peak searches per timeout; 0: none")
     p.add_argument("--server-step-ms", type=int, default=2000, help="each Server step's length")
     p.add_argument("--fixed-batch", action="store_true",
                    help="use --batch-size as given (default: lowered to fit the latency bound)")
     p.add_argument("--offline-samples", type=int, default=1024,
-                   help="samples per Offline run, at least (more for a fast case: ~1 s)")
+                   help="samples per Offline run, at least (more for a fast case: ~0.3 s)")
     p.add_argument("--singlestream-queries", type=int, default=1000)
     p.add_argument("--samples", type=int, default=64, help="stand-in dataset size")
     p.add_argument("--prefetch", choices=PREFETCH_MODES, default="auto",
                    help="the SUT gathers ahead (Offline, Server), as the harness's --prefetch")
+    p.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="leave the framework's thread where the scheduler puts it (default with "
+                        "--threads 1 on 2+ CPUs: pinned, each round on the next CPU in turn)")
     p.add_argument("--workdir", type=Path, help="keep the stand-ins here (default: temporary)")
     args = p.parse_args(argv)
-    for name in ("batch_size", "rounds", "offline_samples", "singlestream_queries", "samples",
+    for name in ("batch_size", "rounds", "pairs", "offline_samples", "singlestream_queries", "samples",
                  "server_step_ms"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -137,32 +154,47 @@ def measure(case: "bench.Case", args) -> dict:
     n_ss = args.singlestream_queries
     if not args.fixed_batch:
         case.pick_batch()
-    # At least a second of raw Offline (LoadGen's fixed cost per test, a few ms, must not count on a
-    # fast stand-in), at least --offline-samples where they take under 10 s, and whole batches (never
-    # none: LoadGen does not survive an empty test). A slow model (3d-unet: ~0.1 s a case) is probed
+    # Each Offline run: at least OFFLINE_RUN_S of raw Offline (LoadGen's fixed cost per test, a few
+    # ms, must not count on a fast stand-in), at least --offline-samples where they take under 10 s,
+    # and whole batches (never none: LoadGen does not survive an empty test); a Server step's
+    # Offline reference runs at least a second. A slow model (3d-unet: ~0.1 s a case) is probed
     # with a few batches first; its SingleStream queries are capped at ~10 s too.
     rate = case.raw_offline(max(case.batch, 4) * 2)
-    n_off = max(int(rate), min(args.offline_samples, int(rate * 10)))
-    n_off = max(case.batch, n_off - n_off % case.batch)
+
+    def whole_batches(samples: int) -> int:
+        return max(case.batch, samples - samples % case.batch)
+
+    n_off = whole_batches(max(int(rate * OFFLINE_RUN_S), min(args.offline_samples, int(rate * 10))))
+    n_peak = whole_batches(max(int(rate), n_off))
     n_ss = max(16, min(n_ss, int(10 / max(case.bare_call_p90_ms(4) / 1e3, 1e-6))))
     offline, offline_cpu, plain, single, single_noop, bare, peer, load = [], [], [], [], [], [], [], []
 
-    def with_cpu(measure):
+    def rate_and_cpu(measure):
         return lambda: (measure(), case.last_cpu_s)
 
-    for n in range(args.rounds):  # alternate which goes first: drift cancels out
+    pinned_cpus = case.cpus if args.pin and args.threads == 1 and len(case.cpus) > 1 else []
+    framework_cpus = []
+    for n in range(args.rounds):
         load.append(round(os.getloadavg()[0], 2))
-        calls = [with_cpu(lambda: case.raw_offline(n_off)),
-                 with_cpu(lambda: case.harness_offline(n_off, prefetch=pf))]
+        case.pin(pinned_cpus[n % len(pinned_cpus)] if pinned_cpus else None)
+        framework_cpus.append(case.framework_cpu)
+        calls = [rate_and_cpu(lambda: case.raw_offline(n_off)),
+                 rate_and_cpu(lambda: case.harness_offline(n_off, prefetch=pf))]
         if pf:  # the same without gathering ahead: the harness's own cost, nothing overlapped
-            calls.append(lambda: (case.harness_offline(n_off, prefetch=False), None))
-        (raw, raw_cpu), (harness, harness_cpu), *rest = in_turn(calls, n % 2 == 0)
+            calls.append(rate_and_cpu(lambda: case.harness_offline(n_off, prefetch=False)))
+        # --pairs runs of each, in turns whose order alternates (drift cancels out); a round's
+        # figure is each one's samples over its summed time (CPU time: likewise)
+        turns = [in_turn(calls, (n + k) % 2 == 0) for k in range(args.pairs)]
+        (raw, raw_cpu), (harness, harness_cpu), *rest = [
+            (len(turns) / sum(1 / turn[i][0] for turn in turns),
+             sum(turn[i][1] or 0.0 for turn in turns) or None) for i in range(len(calls))]
         offline.append((raw, harness))
         offline_cpu.append((raw_cpu, harness_cpu))
         if rest:
             plain.append((raw, rest[0][0]))
         if case.peer is not None:
             peer.append(case.peer_offline(n_off))
+        case.pin(None)
         single.append(tuple(in_turn([lambda: case.raw_singlestream_p90_ms(n_ss),
                                      lambda: case.harness_singlestream_p90_ms(n_ss)], n % 2 == 0)))
         bare.append(case.bare_call_p90_ms(n_ss))
@@ -175,7 +207,7 @@ def measure(case: "bench.Case", args) -> dict:
     # a model without a Server scenario (3d-unet) gets no peak search
     for _ in range(args.server_rounds if case.latency_bound_ms is not None else 0):
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
-            found, readings = case.server_peak(n_off, prefetch=pf, batch_timeout_ms=timeout,
+            found, readings = case.server_peak(n_peak, prefetch=pf, batch_timeout_ms=timeout,
                                                duration_ms=args.server_step_ms)
             server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
     return {
@@ -184,7 +216,7 @@ def measure(case: "bench.Case", args) -> dict:
         "peer": case.peer_name, "peer_raw_offline_samples_per_s": peer,
         "batch_latency_ms": {k: round(v, 3) for k, v in case.batch_latency_ms.items()},
         "latency_bound_ms": case.latency_bound_ms, "cpus": os.cpu_count(), "prefetch": pf,
-        "offline_samples": n_off,
+        "offline_samples": n_off, "framework_cpu_per_round": framework_cpus,
         "offline_pairs_samples_per_s": offline,
         "offline_pairs_cpu_s": offline_cpu,
         "offline_pairs_no_prefetch_samples_per_s": plain,

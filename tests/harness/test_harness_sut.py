@@ -122,6 +122,51 @@ def test_qsl_load_gather_unload():
     assert qsl.loaded() == []
 
 
+def test_qsl_packs_a_uniform_load_and_gathers_the_same_batches():
+    """A load of samples of one shape is packed (each sample a view of its row) and gathers
+    exactly what stacking the samples gives; an unloaded index is still a KeyError."""
+    qsl = SampleLibrary(FakeDataset(), perf_count=10, loader_threads=2)
+    qsl.load_samples([4, 9, 2, 7])
+    pack = qsl._packed[0]
+    assert pack.shape == (4, 2, 3) and all(np.shares_memory(qsl.samples[i], pack) for i in (4, 9, 2, 7))
+    order = [7, 2, 7, 9, 4]
+    expected = np.stack([FakeDataset().load(i) for i in order])
+    assert np.array_equal(qsl.gather(order), expected)
+    assert np.array_equal(qsl.gather(tuple(order), slot=1), expected)
+    with pytest.raises(KeyError):
+        qsl.gather([2, 3])  # 3 was never loaded
+    qsl.unload_samples([9])
+    with pytest.raises(KeyError):
+        qsl.gather([2, 9])  # 9 no longer is
+    assert np.array_equal(qsl.gather([2, 4]), expected[[1, 4]])
+    qsl.unload_samples([4, 2, 7])
+    assert qsl._packed is None and qsl.loaded() == []
+
+
+def test_qsl_keeps_samples_of_differing_shapes_as_loaded():
+    class Ragged(FakeDataset):
+        def load(self, index):
+            return np.full((index % 3 + 1, 3), index, dtype=np.float32)
+
+    qsl = SampleLibrary(Ragged(), perf_count=10, loader_threads=2)
+    qsl.load_samples([0, 3, 1])
+    assert qsl._packed is None
+    assert qsl.gather([0, 3]).tolist() == [[[0, 0, 0]], [[3, 3, 3]]]  # same shape: stacked
+    with pytest.raises(ValueError):
+        qsl.gather([0, 1])  # as np.stack says of differing shapes
+
+
+def test_qsl_second_load_is_not_packed_and_both_gather():
+    """A pack holds one load: a load into a non-empty library drops it (its samples stay
+    valid views) and batches are stacked from then on."""
+    qsl = SampleLibrary(FakeDataset(), perf_count=10, loader_threads=2)
+    qsl.load_samples([1, 2])
+    assert qsl._packed is not None
+    qsl.load_samples([3, 2])
+    assert qsl._packed is None and qsl.loaded() == [1, 2, 3]
+    assert list(qsl.gather([3, 1, 2])[:, 0, 0]) == [3, 1, 2]
+
+
 _LOADGEN_FAILURE = """
 import sys
 import numpy as np
@@ -213,6 +258,7 @@ def test_tuple_samples_are_gathered_per_input():
     assert isinstance(one, tuple) and one[0].shape == (1, 2) and one[1][0, 0] == -2
     a, b = qsl.gather([3, 1])
     assert a.tolist() == [[3, 3], [1, 1]] and b.tolist() == [[-3, -3], [-1, -1]]
+    assert len(qsl._packed) == 2  # one array per input
 
 
 def test_prefetched_batches_are_not_overwritten_while_running():
