@@ -21,7 +21,7 @@ stand-in for it), in one process (see bench.py):
   work per sample; unlike samples/s it does not move with the host's load;
 - SingleStream p90 overhead: harness p90 - raw p90, in ms, both LoadGen
   SingleStream tests with the same settings, raw on a bare SUT (the one-sample
-  call, an empty response): the harness's own cost per query (the JSON also
+  call and its postprocessing, an empty response): the harness's own cost per query (the JSON also
   has the p90 of bare calls without LoadGen); "no-op backend": the same two
   tests where the backend returns the sample's recorded output at once
   (bench.Replay; models answered by one backend call), so the framework's
@@ -45,13 +45,13 @@ Every figure is a ratio or a difference of runs made moments apart
 (interleaved), repeated --rounds times: the table gives the median and the
 range. A round's Offline figures take --pairs short runs of each kind in turns.
 With one framework thread (--threads 1, the default on 2 CPUs) the Offline
-runs pin it (raw's thread, the SUT's worker) to one CPU, the next CPU each
-round, and the rest of the process to the others
+rounds and the Server searches pin it (raw's thread, the SUT's workers) to one
+CPU, the next CPU each round or search, and the rest of the process to the others
 (bench.Case.pin; --no-pin: not): the CPUs of a VM can differ in speed from
 moment to moment, and left to the scheduler, raw and harness would run the
 framework on different ones (bert on pytorch on this 2-CPU VM: rounds of
 harness/raw 0.76-1.14 unpinned, 1.03-1.21 pinned, 4 turns of 0.3 s a round).
-SingleStream and the Server searches leave it unpinned, as the harness runs it.
+SingleStream leaves it unpinned (LoadGen's thread runs the framework there).
 It asserts nothing; the JSON file has every reading. On a small host
 give the framework fewer threads than CPUs (the default here): LoadGen's own
 threads then do not preempt the framework's pool in mid-inference, which on 2
@@ -112,7 +112,8 @@ def parse_args(argv=None):
                    help="the SUT gathers ahead (Offline, Server), as the harness's --prefetch")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="leave the framework's thread where the scheduler puts it (default with "
-                        "--threads 1 on 2+ CPUs: pinned, each round on the next CPU in turn)")
+                        "--threads 1 on 2+ CPUs: pinned for Offline and Server, each round on the "
+                        "next CPU in turn)")
     p.add_argument("--workdir", type=Path, help="keep the stand-ins here (default: temporary)")
     args = p.parse_args(argv)
     for name in ("batch_size", "rounds", "pairs", "offline_samples", "singlestream_queries", "samples",
@@ -205,11 +206,16 @@ def measure(case: "bench.Case", args) -> dict:
                 n % 2 == 0)))
     server = {"default": [], "timeout_0": []}
     # a model without a Server scenario (3d-unet) gets no peak search
-    for _ in range(args.server_rounds if case.latency_bound_ms is not None else 0):
+    for n in range(args.server_rounds if case.latency_bound_ms is not None else 0):
+        # pinned as the Offline rounds are: a search's Offline references and Server steps run
+        # the framework on the same CPU
+        case.pin(pinned_cpus[n % len(pinned_cpus)] if pinned_cpus else None)
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
             found, readings = case.server_peak(n_peak, prefetch=pf, batch_timeout_ms=timeout,
                                                duration_ms=args.server_step_ms)
-            server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings})
+            server[label].append({"peak_over_offline": found.peak or 0.0, "steps": readings,
+                                  "framework_cpu": case.framework_cpu})
+    case.pin(None)
     return {
         "model": case.name, "backend": case.backend_name, "described": case.describe(),
         "batch_size": case.batch, "requested_batch": case.requested_batch,

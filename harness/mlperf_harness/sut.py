@@ -222,12 +222,8 @@ class SystemUnderTest:
         results = np.ascontiguousarray(self.postprocess(self.backend.run(self.qsl.gather((index,)))))
         if results.shape[0] != 1:
             raise RuntimeError(f"backend returned {results.shape[0]} results for a batch of 1")
-        response = self._reusable(results.nbytes, 1)[0] if self._reuse else None
-        if response is None:
-            response = self._response(sample_id, results.ctypes.data, results.nbytes)
-        else:
-            response.id, response.data = sample_id, results.ctypes.data
-        self._complete_fn([response])
+        # one new response (0.6 us): reusing one saves 0.2 us and costs more in lookups
+        self._complete_fn([self._response(sample_id, results.ctypes.data, results.nbytes)])
         self.completed += 1
         self.batches += 1
         self.largest_batch = 1
