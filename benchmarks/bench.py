@@ -96,9 +96,9 @@ GENERATOR_PACKAGES = ("mlperf_harness.models.{}.{}",)
 
 class Pinned:
     """A backend whose calling thread is moved onto ``cpus`` (a set; None: left where it is)
-    at its first call there: raw's thread, the SUT's worker and LoadGen's thread
-    (SingleStream runs the backend on it) alike. With one framework thread the framework
-    runs on the calling thread, so raw and harness then run it on the same CPU."""
+    at its first call there: raw's thread and the SUT's workers alike. With one framework
+    thread the framework runs on the calling thread, so raw and harness then run it on the
+    same CPU."""
 
     def __init__(self, backend) -> None:
         self.backend, self.cpus, self._local = backend, None, threading.local()

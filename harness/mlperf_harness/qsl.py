@@ -8,7 +8,7 @@ so no decoding or preprocessing happens inside the timed run.
 A load into an empty library whose samples all have one shape and type (per
 input) is packed: each input's samples are copied into one array [n, ...] and
 every sample becomes a view of its row, so a batch is one ``np.take`` per input
-instead of stacking N arrays in Python (a bert batch of 32: 15 us instead of
+instead of stacking N arrays in Python (a bert batch of 32: 28 us instead of
 100, time the framework's thread would otherwise wait for the GIL). Samples of
 differing shapes (rnnt's audio, 3d-unet's cases) are kept as loaded.
 """

@@ -33,8 +33,8 @@ Python as it can: LoadGen hands it (id, index) lists (ConstructFastSUT: no
 QuerySample objects), a query of more than one sample is queued as those two
 lists (:class:`Samples`: an Offline query of 10^4 samples is sliced into
 batches, never made into pairs), and with LoadGen's own QuerySamplesComplete (which
-copies the responses) each thread reuses its QuerySampleResponse objects,
-setting only id and data (building 32 of them costs ~40 us, 5% of a bert
+copies the responses) each thread reuses its QuerySampleResponse objects for a
+batch, setting only id and data (building 32 of them costs ~40 us, 5% of a bert
 batch). Any failure calls ``on_error``
 (default: print one ``error:`` line and exit the process), because an
 exception escaping a LoadGen callback aborts and an uncompleted query hangs.
