@@ -174,10 +174,14 @@ def measure(case: "bench.Case", args) -> dict:
         return lambda: (measure(), case.last_cpu_s)
 
     pinned_cpus = case.cpus if args.pin and args.threads == 1 and len(case.cpus) > 1 else []
+
+    def pin_round(n: int) -> None:  # the framework on the next CPU each round (or anywhere)
+        case.pin(pinned_cpus[n % len(pinned_cpus)] if pinned_cpus else None)
+
     framework_cpus = []
     for n in range(args.rounds):
         load.append(round(os.getloadavg()[0], 2))
-        case.pin(pinned_cpus[n % len(pinned_cpus)] if pinned_cpus else None)
+        pin_round(n)
         framework_cpus.append(case.framework_cpu)
         calls = [rate_and_cpu(lambda: case.raw_offline(n_off)),
                  rate_and_cpu(lambda: case.harness_offline(n_off, prefetch=pf))]
@@ -209,7 +213,7 @@ def measure(case: "bench.Case", args) -> dict:
     for n in range(args.server_rounds if case.latency_bound_ms is not None else 0):
         # pinned as the Offline rounds are: a search's Offline references and Server steps run
         # the framework on the same CPU
-        case.pin(pinned_cpus[n % len(pinned_cpus)] if pinned_cpus else None)
+        pin_round(n)
         for label, timeout in (("default", None), ("timeout_0", 0.0)):
             found, readings = case.server_peak(n_peak, prefetch=pf, batch_timeout_ms=timeout,
                                                duration_ms=args.server_step_ms)

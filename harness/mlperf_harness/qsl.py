@@ -23,6 +23,11 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 
+def _parts(sample) -> tuple:
+    """A sample's arrays: itself alone, or its tuple (multi-input samples)."""
+    return sample if isinstance(sample, tuple) else (sample,)
+
+
 class SampleLibrary:
     def __init__(self, dataset, perf_count: int, loader_threads: int = 0) -> None:
         self.dataset = dataset
@@ -63,14 +68,13 @@ class SampleLibrary:
         sample then a view of its row; nothing where their shapes or types differ. Each
         sample's own array is let go as its row is filled: the library never holds a
         sample twice."""
-        first = self.samples[indices[0]]
-        parts = first if isinstance(first, tuple) else (first,)
-        kinds = [(p.shape, p.dtype) if isinstance(p, np.ndarray) else None for p in parts]
+        multi = isinstance(self.samples[indices[0]], tuple)
+        kinds = [(p.shape, p.dtype) if isinstance(p, np.ndarray) else None
+                 for p in _parts(self.samples[indices[0]])]
         if None in kinds:
             return
         for index in indices:
-            sample = self.samples[index]
-            sample = sample if isinstance(sample, tuple) else (sample,)
+            sample = _parts(self.samples[index])
             if len(sample) != len(kinds) or any(
                     not isinstance(p, np.ndarray) or (p.shape, p.dtype) != kind
                     for p, kind in zip(sample, kinds)):
@@ -78,11 +82,10 @@ class SampleLibrary:
         packed = [np.empty((len(indices),) + shape, dtype) for shape, dtype in kinds]
         rows = np.full(self.total_count, -1, dtype=np.int64)
         for row, index in enumerate(indices):
-            sample = self.samples[index]
-            for k, part in enumerate(sample if isinstance(sample, tuple) else (sample,)):
+            for k, part in enumerate(_parts(self.samples[index])):
                 packed[k][row] = part
             views = tuple(p[row] for p in packed)
-            self.samples[index] = views if isinstance(first, tuple) else views[0]
+            self.samples[index] = views if multi else views[0]
             rows[index] = row
         self._packed, self._rows = packed, rows
 
@@ -114,11 +117,9 @@ class SampleLibrary:
                                   out=self._buffer((slot, k), len(rows), part[0]))
                           for k, part in enumerate(packed))
         else:
-            parts = first if multi else (first,)
-            batch = tuple(np.stack([self.samples[i][k] if multi else self.samples[i]
-                                    for i in indices],
+            batch = tuple(np.stack([_parts(self.samples[i])[k] for i in indices],
                                    out=self._buffer((slot, k), len(indices), part))
-                          for k, part in enumerate(parts))
+                          for k, part in enumerate(_parts(first)))
         return batch if multi else batch[0]
 
     def _buffer(self, key, count: int, like: np.ndarray) -> np.ndarray:
